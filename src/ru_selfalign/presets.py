@@ -1,0 +1,62 @@
+"""Presets: partial params files in ``presets/`` deep-merged over ``params.yaml``.
+
+    python -m ru_selfalign.presets apply smoke     # rewrites params.yaml (validated first)
+    python -m ru_selfalign.presets check           # every preset yields valid params
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import yaml
+
+from .config import PARAMS_FILE, parse_params
+from .io import write_text
+
+PRESETS_DIR = Path("presets")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Mappings merge key by key; anything else (lists included) is replaced whole."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def preset_params(name: str, params_file: Path = Path(PARAMS_FILE), presets_dir: Path = PRESETS_DIR) -> dict:
+    with open(params_file, encoding="utf-8") as fh:
+        base = yaml.safe_load(fh)
+    path = presets_dir / f"{name}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in presets_dir.glob("*.yaml"))
+        raise SystemExit(f"no preset {name!r} in {presets_dir}/; available: {', '.join(available)}")
+    with open(path, encoding="utf-8") as fh:
+        merged = deep_merge(base, yaml.safe_load(fh) or {})
+    parse_params(merged)  # fail before writing anything
+    return merged
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("apply").add_argument("name")
+    sub.add_parser("check")
+    args = parser.parse_args()
+    if args.command == "apply":
+        merged = preset_params(args.name)
+        write_text(PARAMS_FILE, yaml.safe_dump(merged, allow_unicode=True, sort_keys=False))
+        print(f"params.yaml now holds preset {args.name!r}")
+    else:
+        for path in sorted(PRESETS_DIR.glob("*.yaml")):
+            preset_params(path.stem)
+            print(f"{path.stem}: ok")
+
+
+if __name__ == "__main__":
+    main()

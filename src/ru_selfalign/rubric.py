@@ -1,0 +1,139 @@
+"""The rubric from the project brief: five criteria scored 1–5, the Russian judge prompts, the verdict parser.
+
+This is the one place where the criteria and their wording live; judge, pairs and evaluation import them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCALE = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str  # English id used in params and metrics
+    name: str  # the brief's Russian name
+    stem: str  # what the parser looks for ("кратк" matches Краткость, краткость:, КРАТКОСТЬ)
+    description: str
+    high: str  # what 5 means
+    low: str  # what 1 means
+
+
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion("brevity", "Краткость", "кратк",
+              "в ответе только нужные сведения, без лишних подробностей",
+              "идеально кратко", "перегружен ненужной информацией"),
+    Criterion("usefulness", "Полезность", "полезн",
+              "ответ полностью решает задачу или отвечает на вопрос",
+              "полностью полезен", "не имеет отношения к вопросу"),
+    Criterion("accuracy", "Точность", "точн",
+              "сведения в ответе верны и достоверны",
+              "полностью точен", "содержит ошибки"),
+    Criterion("clarity", "Ясность", "ясн",
+              "ответ легко понять, в нём нет запутанных формулировок и непонятных терминов",
+              "легко понять", "запутан или неясен"),
+    Criterion("conciseness", "Лаконичность", "лаконичн",
+              "ответ экономен в словах, без повторов и избыточности",
+              "максимально лаконичен", "многословен и избыточен"),
+)
+CRITERION_KEYS = tuple(c.key for c in CRITERIA)
+
+JUDGE_SYSTEM = "Ты — строгий и беспристрастный эксперт. Ты оцениваешь ответы ассистента на русском языке."
+
+_RUBRIC_TEXT = "\n".join(
+    f"- {c.name}: {c.description}. 5 — {c.high}; 1 — {c.low}." for c in CRITERIA
+)
+
+
+def render_dialogue(messages: list[dict]) -> str:
+    """The conversation up to the answer, as the judge reads it (last user turn is the question)."""
+    if len(messages) == 1:
+        return messages[0]["content"]
+    speaker = {"user": "Пользователь", "assistant": "Ассистент", "system": "Система"}
+    return "\n".join(f"{speaker.get(m['role'], m['role'])}: {m['content']}" for m in messages)
+
+
+def _judge_context(messages: list[dict], answer: str) -> str:
+    return (
+        f"Диалог с пользователем:\n<<<\n{render_dialogue(messages)}\n>>>\n\n"
+        f"Ответ ассистента:\n<<<\n{answer}\n>>>\n\n"
+        f"Критерии оценки (целые числа от 1 до 5):\n{_RUBRIC_TEXT}\n"
+        "Краткость никогда не оправдывает бесполезный ответ.\n\n"
+    )
+
+
+def criterion_prompt(messages: list[dict], answer: str, criterion: Criterion) -> str:
+    """User turn for one criterion; all five share everything before the last paragraph (KV-cache prefix)."""
+    return _judge_context(messages, answer) + (
+        f"Оцени ответ только по критерию «{criterion.name}» ({criterion.description}). "
+        "Напиши одну цифру от 1 до 5."
+    )
+
+
+def verdict_prompt(messages: list[dict], answer: str) -> str:
+    """User turn asking for all five scores in one written verdict (``judge.mode: generate``)."""
+    lines = "\n".join(f"{c.name}: <1-5>" for c in CRITERIA)
+    return _judge_context(messages, answer) + f"Оцени ответ по всем критериям. Ответь ровно пятью строками:\n{lines}"
+
+
+def pairwise_prompt(messages: list[dict], answer_a: str, answer_b: str) -> str:
+    """User turn comparing two answers; the judge answers with the letter A or B."""
+    return (
+        f"Диалог с пользователем:\n<<<\n{render_dialogue(messages)}\n>>>\n\n"
+        f"Ответ A:\n<<<\n{answer_a}\n>>>\n\nОтвет B:\n<<<\n{answer_b}\n>>>\n\n"
+        "Какой ответ лучше? Хороший ответ полностью решает задачу, точен и ясен, и при этом краток: "
+        "без лишних подробностей и повторов. Краткость не оправдывает бесполезный ответ. "
+        "Напиши одну букву: A или B."
+    )
+
+
+_WORDS = {
+    "один": 1, "одна": 1, "единица": 1, "единицу": 1, "кол": 1,
+    "два": 2, "две": 2, "двойка": 2, "двойку": 2,
+    "три": 3, "тройка": 3, "тройку": 3,
+    "четыре": 4, "четвёрка": 4, "четверка": 4, "четвёрку": 4, "четверку": 4,
+    "пять": 5, "пятёрка": 5, "пятерка": 5, "пятёрку": 5, "пятерку": 5,
+}
+_NUMBER = r"(?P<num>\d+(?:[.,]\d+)?)(?:\s*(?:/|из)\s*(?P<den>\d+))?"
+_WORD = "(?P<word>" + "|".join(sorted(_WORDS, key=len, reverse=True)) + ")"
+
+
+def parse_verdict(text: str) -> tuple[dict[str, float], list[str]]:
+    """Read the five scores from a written verdict; tolerant of case, markup, "4/5", "4 из 5", «четыре».
+
+    Returns ``(scores, missing)``: a criterion is missing when its name is absent or no score in
+    1..5 follows it on the same line. Callers treat any missing criterion as a parse failure.
+    """
+    scores: dict[str, float] = {}
+    for c in CRITERIA:
+        pattern = re.compile(
+            rf"(?<![а-яё]){c.stem}[а-яё]*[^\n\dа-яё]{{0,12}}?(?:{_NUMBER}|{_WORD}(?![а-яё]))", re.IGNORECASE
+        )
+        for match in pattern.finditer(text):
+            value = _score_value(match)
+            if value is not None:
+                scores[c.key] = value
+                break
+    missing = [c.key for c in CRITERIA if c.key not in scores]
+    return scores, missing
+
+
+def _score_value(match: re.Match) -> float | None:
+    if match.group("word"):
+        return float(_WORDS[match.group("word").lower()])
+    value = float(match.group("num").replace(",", "."))
+    if match.group("den"):
+        den = int(match.group("den"))
+        if den == 0:
+            return None
+        if den != 5:  # "8/10" → rescale onto 1..5
+            value = 1 + 4 * value / den
+    return value if 1 <= value <= 5 else None
+
+
+def weighted_reward(scores: dict[str, float], weights: dict[str, float]) -> float:
+    """Weighted mean of the criterion scores (stays on the 1–5 scale whatever the weights)."""
+    total = sum(weights.values())
+    return sum(weights[k] * scores[k] for k in CRITERION_KEYS) / total

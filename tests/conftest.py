@@ -1,0 +1,61 @@
+"""Shared fixtures: crafted oasst messages and trees, and the smoke preset's real small model (built once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def labels(quality=None, count=3, **others) -> dict:
+    """Labels in the trees layout ``{name: {value, count}}``."""
+    out = {name: {"value": value, "count": count} for name, value in others.items()}
+    if quality is not None:
+        out["quality"] = {"value": quality, "count": count}
+    return out
+
+
+def message(mid, text, role="assistant", replies=(), lang="ru", rank=None, quality=None, count=3, **extra) -> dict:
+    return {"message_id": mid, "text": text, "role": role, "lang": lang, "rank": rank, "deleted": False,
+            "review_result": True, "labels": labels(quality, count), "replies": list(replies), **extra}
+
+
+def tree(mid, text, replies=(), lang="ru") -> dict:
+    return {"message_tree_id": mid, "tree_state": "ready_for_export",
+            "prompt": message(mid, text, role="prompter", replies=replies, lang=lang, quality=0.7)}
+
+
+def sample_trees(n: int = 10) -> list[dict]:
+    """``n`` small Russian trees: a good short reply (rank 0) and a poor one (rank 1) per prompt."""
+    return [tree(f"t{i}", f"Вопрос номер {i}: сколько будет {i} плюс {i}?", [
+        message(f"t{i}-bad", "Сложно сказать, это зависит от многого.", rank=1, quality=0.2),
+        message(f"t{i}-good", f"Ответ: {2 * i}.", rank=0, quality=0.9),
+    ]) for i in range(n)]
+
+
+def write_lines(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def params_raw() -> dict:
+    with open(REPO / "params.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@pytest.fixture(scope="session")
+def smoke_model_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M from the smoke preset, materialised once per session (~20 s)."""
+    from ru_selfalign.config import parse_params
+    from ru_selfalign.models import materialise_base
+    from ru_selfalign.presets import preset_params
+
+    params = parse_params(preset_params("smoke", REPO / "params.yaml", REPO / "presets"))
+    out = tmp_path_factory.mktemp("models") / "base"
+    materialise_base(params.base_model, out)
+    return out

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from conftest import write_lines
+from ru_selfalign.config import PromptFile
+from ru_selfalign.evaluation import (bootstrap_ci, field_value, is_russian, load_prompt_file, held_out_test_prompts,
+                                     two_order_outcomes, word_count)
+from ru_selfalign.io import InputError
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_deterministic():
+    values = np.random.default_rng(0).normal(3, 1, 200)
+    lo, hi = bootstrap_ci(values, n_resamples=500, seed=1)
+    assert lo < values.mean() < hi and hi - lo < 0.5
+    assert (lo, hi) == bootstrap_ci(values, n_resamples=500, seed=1)
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+
+
+def test_two_order_outcomes_cancel_position_bias():
+    # (X shown first, Y shown first): both prefer X → win; both prefer Y → loss; the "first" slot always wins → tie
+    assert two_order_outcomes([0.9, 0.1, 0.8, 0.3], [0.2, 0.7, 0.9, 0.4]) == [1.0, 0.0, 0.5, 0.5]
+
+
+def test_language_and_length_helpers():
+    assert is_russian("Столица Франции — Париж.") and is_russian("Используйте print() в Python для вывода.")
+    assert not is_russian("The capital of France is Paris.") and not is_russian("12345")
+    assert word_count("  раз два\nтри ") == 3
+
+
+def test_field_value_reaches_into_chat_records():
+    record = {"turns": [{"role": "user", "content": "Привет"}], "meta": {"id": 7}}
+    assert field_value(record, "turns.0.content") == "Привет" and field_value(record, "meta.id") == 7
+    assert field_value(record, "turns.1.content") is None and field_value(record, "prompt") is None
+
+
+def test_prompt_file_with_chat_turns_and_reference(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", [{"uid": "a", "turns": [{"content": "Вопрос?"}], "answer": "Ответ."}])
+    rows = load_prompt_file(PromptFile(path=str(path), text_field="turns.0.content", reference_field="answer", id_field="uid"))
+    assert rows == [{"id": "a", "source": str(path), "messages": [{"role": "user", "content": "Вопрос?"}], "reference": "Ответ."}]
+
+
+def test_prompt_file_without_the_text_field_names_file_record_and_field(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", [{"prompt": "ok"}, {"instruction": "no prompt here"}])
+    with pytest.raises(InputError, match=r"p\.jsonl: record 2 has no text at 'prompt'.*\['instruction'\]"):
+        load_prompt_file(PromptFile(path=str(path)))
+
+
+def test_test_split_reference_is_the_best_ranked_reply():
+    prompts = [{"prompt_id": "p", "messages": [{"role": "user", "content": "?"}]}, {"prompt_id": "q", "messages": []}]
+    replies = [{"prompt_id": "p", "rank": 1, "quality": 0.9, "reply": "second"},
+               {"prompt_id": "p", "rank": 0, "quality": 0.5, "reply": "first"}]
+    rows = held_out_test_prompts(prompts, replies)
+    assert [r["reference"] for r in rows] == ["first", None]

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from ru_selfalign.io import InputError, atomic_path, iter_jsonl, write_json, write_jsonl
+
+
+def test_write_json_round_trip(tmp_path):
+    write_json(tmp_path / "m.json", {"b": 1, "a": "ы"})
+    assert json.loads((tmp_path / "m.json").read_text(encoding="utf-8")) == {"a": "ы", "b": 1}
+
+
+def test_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path):
+    target = tmp_path / "out.jsonl"
+    write_jsonl(target, [{"x": 1}])
+
+    def rows():
+        yield {"x": 2}
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_jsonl(target, rows())
+    assert target.read_text() == '{"x": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_failed_directory_write_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match="half way"):
+        with atomic_path(tmp_path / "model", is_dir=True) as tmp:
+            (tmp / "weights.bin").write_bytes(b"123")
+            raise ValueError("half way")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_directory_write_replaces_existing(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "old").write_text("old")
+    with atomic_path(tmp_path / "model", is_dir=True) as tmp:
+        (tmp / "new").write_text("new")
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["new"]
+
+
+def test_malformed_line_names_file_and_line(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"export\.jsonl:3"):
+        list(iter_jsonl(path))
+
+
+def test_skip_bad_lines_counts_them(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"a": 1}\n[1, 2]\nnot json\n{"a": 2}\n', encoding="utf-8")
+    bad = []
+    rows = list(iter_jsonl(path, skip_bad_lines=True, bad_lines=bad))
+    assert rows == [{"a": 1}, {"a": 2}]
+    assert [b.split(": ")[0] for b in bad] == [f"{path}:2", f"{path}:3"]
+
+
+def test_non_utf8_file_is_named(tmp_path):
+    path = tmp_path / "cp1251.jsonl"
+    path.write_bytes('{"text": "привет"}\n'.encode("cp1251"))
+    with pytest.raises(InputError, match="cp1251.jsonl: not UTF-8"):
+        list(iter_jsonl(path))
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(InputError, match="nope.jsonl: file not found"):
+        list(iter_jsonl(tmp_path / "nope.jsonl"))

