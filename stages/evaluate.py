@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ru_selfalign.chat import prompt_text
-from ru_selfalign.evaluation import (is_russian, load_prompt_file, p90, summarise, held_out_test_prompts,
-                                     two_order_outcomes, word_count)
+from ru_selfalign.evaluation import (held_out_test_prompts, is_russian, length_controlled_win_rate, load_prompt_file,
+                                     p90, summarise, two_order_outcomes, word_count)
 from ru_selfalign.generation import generate
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
 from ru_selfalign.judge import prefer_first, score_expected
@@ -66,8 +66,12 @@ def main() -> None:
         outcomes = two_order_outcomes(first, second)
         for p, o in zip(rows, outcomes):
             p.setdefault("outcomes", {})[item] = o
-        metrics["win_rate"][item] = {**summarise(outcomes, cfg.bootstrap, params.seed), "n": len(outcomes),
-                                     "ties": round(sum(o == 0.5 for o in outcomes) / max(1, len(outcomes)), 4)}
+        metrics["win_rate"][item] = {
+            **summarise(outcomes, cfg.bootstrap, params.seed), "n": len(outcomes),
+            "ties": round(sum(o == 0.5 for o in outcomes) / max(1, len(outcomes)), 4),
+            "length_controlled": length_controlled_win_rate(outcomes, [word_count(p[x]["text"]) for p in rows],
+                                                            [word_count(o) for o in other]),
+        }
     write_jsonl(args.out, prompts)
     write_json(args.metrics, metrics)
 
@@ -78,9 +82,9 @@ def model_metrics(answers: list[dict], weights: dict, n_boot: int, seed: int) ->
     out = {c: summarise([a["scores"][c] for a in answers], n_boot, seed) for c in CRITERION_KEYS}
     out["reward"] = summarise([weighted_reward(a["scores"], weights) for a in answers], n_boot, seed)
     out["words_median"] = summarise(words, n_boot, seed, np.median)
-    out["words_p90"] = round(p90(words), 1)
+    out["words_p90"] = summarise(words, n_boot, seed, p90)
     out["tokens_median"] = summarise(tokens, n_boot, seed, np.median)
-    out["tokens_p90"] = round(p90(tokens), 1)
+    out["tokens_p90"] = summarise(tokens, n_boot, seed, p90)
     out["truncated_share"] = round(float(np.mean([a["truncated"] for a in answers])), 4)
     out["empty_share"] = round(float(np.mean([not a["text"].strip() for a in answers])), 4)
     out["non_russian_share"] = round(float(np.mean([bool(a["text"].strip()) and not is_russian(a["text"]) for a in answers])), 4)

@@ -6,8 +6,8 @@
 
 import logging
 
-from ru_selfalign.io import InputError, read_jsonl, write_json, write_jsonl
-from ru_selfalign.judge import score_expected, score_generated
+from ru_selfalign.io import read_jsonl, write_json, write_jsonl
+from ru_selfalign.judge import attach_verdicts, score_expected, score_generated
 from ru_selfalign.models import load_model, load_tokenizer
 from ru_selfalign.rubric import CRITERION_KEYS
 from ru_selfalign.runtime import start_stage
@@ -26,21 +26,7 @@ def main() -> None:
         verdicts = score_expected(model, tokenizer, items)
     else:
         verdicts = score_generated(model, tokenizer, items, cfg.batch_size, cfg.max_new_tokens)
-    it = iter(verdicts)
-    failures = 0
-    for row in rows:
-        for cand in row["candidates"]:
-            verdict = next(it)
-            if verdict.get("missing"):  # unreadable verdict: kept with its raw text, never given a default score
-                failures += 1
-                cand.update(scores=None, judge_raw=verdict["raw"], judge_missing=verdict["missing"])
-            else:
-                cand.update({k: v for k, v in verdict.items() if k != "missing"})
-    rate = failures / len(items)
-    if rate > cfg.max_failure_rate:
-        raise InputError(f"{failures} of {len(items)} verdicts ({rate:.0%}) could not be parsed, above "
-                         f"judge.max_failure_rate={cfg.max_failure_rate}; see the raw verdicts in the log, "
-                         "or use judge.mode: expected")
+    failures = attach_verdicts(rows, verdicts, cfg.max_failure_rate)
     write_jsonl(args.out, rows)
     scored = [c["scores"] for r in rows for c in r["candidates"] if c.get("scores")]
     write_json(args.metrics, {

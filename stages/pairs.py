@@ -1,27 +1,41 @@
 """Stage pairs: weight the rubric scores into one reward, keep best-vs-worst pairs with a clear margin.
 
-    python -m stages.pairs --judged data/judged/candidates.jsonl --out data/pairs/train.jsonl --metrics metrics/pairs.json
+    python -m stages.pairs --judged data/judged/candidates.jsonl --calibrator models/calibrator.joblib \
+        --prepared data/prepared --out data/pairs/train.jsonl --metrics metrics/pairs.json
 """
 
+from pathlib import Path
+
+import joblib
+
+from ru_selfalign.agreement import calibrated_reward
 from ru_selfalign.io import InputError, read_jsonl, write_json, write_jsonl
-from ru_selfalign.pairs import build_preference_pairs
+from ru_selfalign.pairs import build_preference_pairs, human_preference_pairs, mix_human_pairs
 from ru_selfalign.runtime import start_stage
 
 
 def main() -> None:
-    args, params = start_stage("pairs", __doc__, ("judged", "out", "metrics"))
+    args, params = start_stage("pairs", __doc__, ("judged", "calibrator", "prepared", "out", "metrics"))
     cfg = params.pairs
     judged = read_jsonl(args.judged)
-    pairs, stats = build_preference_pairs(judged, cfg.weights, cfg.min_margin, cfg.min_usefulness)
+    reward_fn = None
+    if cfg.reward == "calibrated":
+        calibrator = joblib.load(args.calibrator)
+        reward_fn = lambda scores, text: calibrated_reward(calibrator, scores, text)  # noqa: E731
+    pairs, stats = build_preference_pairs(judged, cfg.weights, cfg.min_margin, cfg.min_usefulness, reward_fn)
     if not pairs:
         raise InputError(
             f"no preference pairs from {stats['prompts']} prompts: pairs.min_margin={cfg.min_margin} dropped "
             f"{stats['skipped_margin']}, pairs.min_usefulness={cfg.min_usefulness} dropped {stats['skipped_useless_chosen']}, "
             f"{stats['skipped_fewer_than_2_distinct']} had < 2 distinct readable candidates; lower a threshold"
         )
-    write_jsonl(args.out, pairs)
     margins = sorted(p["margin"] for p in pairs)
-    write_json(args.metrics, {**dict(sorted(stats.items())), "median_margin": margins[len(margins) // 2],
+    if cfg.human_pairs:
+        human = human_preference_pairs(read_jsonl(Path(args.prepared) / "train.jsonl"))
+        pairs = mix_human_pairs(pairs, human, cfg.human_share, params.seed)
+    stats.update(pairs=len(pairs), pairs_self=len(margins), pairs_human=len(pairs) - len(margins))
+    write_jsonl(args.out, pairs)
+    write_json(args.metrics, {**dict(sorted(stats.items())), "reward": cfg.reward, "median_margin": margins[len(margins) // 2],
                               "chosen_shorter_share": round(sum(len(p["chosen"][0]["content"]) < len(p["rejected"][0]["content"])
                                                                 for p in pairs) / len(pairs), 4)})
 

@@ -51,3 +51,17 @@ def test_test_split_reference_is_the_best_ranked_reply():
                {"prompt_id": "p", "rank": 0, "quality": 0.5, "reply": "first"}]
     rows = held_out_test_prompts(prompts, replies)
     assert [r["reference"] for r in rows] == ["first", None]
+
+
+def test_length_controlled_win_rate_removes_a_pure_length_effect():
+    from ru_selfalign.evaluation import length_controlled_win_rate
+
+    # X wins exactly when it is longer: the raw win rate rewards length, the LC rate sits near one half
+    longer = [30, 40, 50, 60, 10, 12, 14, 16]
+    other = [20, 20, 20, 20, 20, 20, 20, 20]
+    outcomes = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.5]
+    lc = length_controlled_win_rate(outcomes, longer, other)
+    assert 0.3 < lc < 0.7
+    # X wins at equal length: the LC rate stays high
+    assert length_controlled_win_rate([1.0, 1.0, 1.0, 0.0], [20, 22, 18, 20], [20, 20, 20, 40]) > 0.6
+    assert length_controlled_win_rate([1.0, 1.0], [10, 20], [10, 10]) is None

@@ -66,3 +66,12 @@ def test_non_utf8_file_is_named(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(InputError, match="nope.jsonl: file not found"):
         list(iter_jsonl(tmp_path / "nope.jsonl"))
+
+
+def test_leftovers_of_a_killed_write_are_cleaned_on_the_next_write(tmp_path):
+    (tmp_path / ".out.json.tmp-abc").write_text("half")
+    (tmp_path / ".model.tmp-xyz").mkdir()
+    write_json(tmp_path / "out.json", {})
+    with atomic_path(tmp_path / "model", is_dir=True):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "out.json"]

@@ -165,3 +165,9 @@ def test_shipped_sample_meets_the_brief():
         better = [s for s in replies if s["prompt_id"] == r["prompt_id"] and s["rank"] is not None and r["rank"] is not None
                   and s["rank"] < r["rank"]]
         assert all(s["quality"] > r["quality"] for s in better)
+
+
+def test_huge_text_is_dropped_and_counted():
+    t = tree("t", "Вопрос?", [message("huge", "слово " * 1000, quality=0.9), message("ok", "Ответ.", quality=0.8)])
+    replies, _, dropped = build_examples(flatten_tree(t, "t"), PrepareParams(max_chars=2000))
+    assert [r["id"] for r in replies] == ["ok"] and dropped == {"too_long": 1}

@@ -28,7 +28,7 @@ def test_best_vs_worst_with_margin_and_usefulness():
     pairs, stats = build_preference_pairs(judged, WEIGHTS, min_margin=0.5, min_usefulness=3)
     assert len(pairs) == 1
     pair = pairs[0]
-    assert (pair["prompt_id"], pair["chosen"][0]["content"], pair["rejected"][0]["content"]) == ("clear", "b", "a")
+    assert (pair["prompt_id"], pair["chosen"][0]["content"], pair["rejected"][0]["content"], pair["source"]) == ("clear", "b", "a", "self")
     assert pair["margin"] == pytest.approx(3.0) and pair["prompt"] == [{"role": "user", "content": "clear"}]
     assert stats == {"prompts": 5, "pairs": 1, "skipped_margin": 1, "skipped_useless_chosen": 1,
                      "skipped_fewer_than_2_distinct": 2, "unreadable_candidates": 1}
@@ -44,3 +44,34 @@ def test_margin_threshold_is_inclusive_and_weights_matter():
     margin = pairs[0]["margin"]
     assert build_preference_pairs(judged, heavy, min_margin=margin, min_usefulness=1)[0]
     assert not build_preference_pairs(judged, heavy, min_margin=margin + 0.01, min_usefulness=1)[0]
+
+
+def test_unreadable_verdicts_are_kept_raw_and_a_flood_of_them_stops_the_run():
+    from ru_selfalign.io import InputError
+    from ru_selfalign.judge import attach_verdicts
+
+    rows = [{"candidates": [{"text": "a"}, {"text": "b"}]}]
+    good = {"scores": dict.fromkeys(KEYS, 4.0), "missing": [], "raw": "Краткость: 4 ..."}
+    bad = {"scores": {"brevity": 4.0}, "missing": list(KEYS[1:]), "raw": "Краткость: 4, остальное хорошо"}
+    assert attach_verdicts(rows, [good, bad], max_failure_rate=0.5) == 1
+    assert rows[0]["candidates"][1] == {"text": "b", "scores": None, "judge_raw": bad["raw"], "judge_missing": list(KEYS[1:])}
+    assert rows[0]["candidates"][0]["scores"] == good["scores"]
+    with pytest.raises(InputError, match=r"2 of 2 verdicts \(100%\) could not be parsed, above judge\.max_failure_rate=0\.5"):
+        attach_verdicts([{"candidates": [{"text": "a"}, {"text": "b"}]}], [bad, bad], max_failure_rate=0.5)
+
+
+def test_human_pairs_from_sibling_ranks_and_their_share():
+    from ru_selfalign.pairs import human_preference_pairs, mix_human_pairs
+
+    def reply(prompt, rank, text):
+        return {"prompt_id": prompt, "rank": rank, "reply": text, "messages": [{"role": "user", "content": prompt}]}
+
+    replies = [reply("p", 1, "mid"), reply("p", 0, "best"), reply("p", 2, "worst"), reply("q", 0, "only"),
+               reply("r", None, "x"), reply("r", None, "y")] + [reply(f"s{i}", r, f"{i}-{r}") for i in range(6) for r in (0, 1)]
+    human = human_preference_pairs(replies)
+    assert len(human) == 7 and human[0]["source"] == "human"
+    assert (human[0]["chosen"][0]["content"], human[0]["rejected"][0]["content"]) == ("best", "worst")
+    self_pairs = [{"prompt_id": f"x{i}", "source": "self"} for i in range(3)]
+    mixed = mix_human_pairs(self_pairs, human, share=0.5, seed=0)
+    assert [p["source"] for p in mixed].count("human") == 3 and mixed[:3] == self_pairs
+    assert len(mix_human_pairs(self_pairs, human, share=0.9, seed=0)) == 3 + 7  # capped by what exists

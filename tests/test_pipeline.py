@@ -1,10 +1,15 @@
 """End to end: ``dvc repro`` of the smoke preset in a temporary copy of the repository, then DVC's behaviour."""
 
+import hashlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import psutil
 
 import pytest
 import yaml
@@ -49,7 +54,7 @@ def repo(tmp_path_factory):
 def test_pipeline_outputs(repo):
     for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/adapter_config.json",
                 "data/pairs/train.jsonl", "data/eval/answers.jsonl", "dvclive/sft/plots/metrics/loss.tsv",
-                "dvclive/dpo/plots/metrics/rewards/margins.tsv"):
+                "dvclive/dpo/plots/metrics/rewards/margins.tsv", "metrics/plots/eval/lengths.json", "metrics/plots/eval/scores.json", "metrics/judge_agreement.json"):
         assert (repo / out).is_file(), out
     prepare = json.loads((repo / "metrics/prepare.json").read_text())
     assert prepare["splits"]["train"]["replies"] > 0 and prepare["dropped"]["deleted"] > 0
@@ -59,6 +64,25 @@ def test_pipeline_outputs(repo):
     for model in ("base", "sft", "dpo"):
         assert 1 <= evaluation[model]["usefulness"]["value"] <= 5
     assert 0 <= evaluation["win_rate"]["dpo_vs_sft"]["value"] <= 1
+    qa = json.loads((repo / "metrics/qa.json").read_text())
+    assert qa["items"] == 4 and 0 <= qa["dpo"]["token_f1"]["value"] <= 1
+    report = (repo / "metrics/report.md").read_text()
+    assert "| Полезность (usefulness) |" in report and report.count("**Prompt:**") == 3
+
+
+def test_exported_model_loads_and_answers(repo):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    export = repo / "models/export"
+    assert (export / "model.safetensors").is_file() and "ru-selfalign" in (export / "README.md").read_text()
+    model, tok = AutoModelForCausalLM.from_pretrained(export), AutoTokenizer.from_pretrained(export)
+    ids = tok.apply_chat_template([{"role": "user", "content": "Привет"}], add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)
+    out = model.generate(**ids, max_new_tokens=4, do_sample=False)
+    assert out.shape[1] > ids["input_ids"].shape[1]
+    # the artifact declared in dvc.yaml can be fetched by name, as from a model registry
+    dvc("artifacts", "get", str(repo), "ru-selfalign", "-o", str(repo.parent / "fetched"), cwd=repo.parent)
+    assert (repo.parent / "fetched" / "model.safetensors").is_file()
 
 
 def test_second_repro_runs_nothing_and_status_is_clean(repo):
@@ -82,9 +106,10 @@ def _descendants(changed: set[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("key, value, expected", [
-    ("pairs.min_margin", 0.25, {"pairs", "dpo", "evaluate"}),
-    ("sft.lora.r", 2, {"sft", "generate", "judge", "pairs", "dpo", "evaluate"}),
-    ("select.min_quality", 0.8, {"select", "sft", "generate", "judge", "pairs", "dpo", "evaluate"}),
+    ("pairs.min_margin", 0.25, {"pairs", "dpo", "evaluate", "report", "qa", "export"}),
+    ("sft.lora.r", 2, {"sft", "generate", "judge", "agreement", "pairs", "dpo", "evaluate", "report", "qa", "export"}),
+    ("select.min_quality", 0.8, {"select", "sft", "generate", "judge", "agreement", "pairs", "dpo", "evaluate", "report",
+                                 "qa", "export"}),
 ])
 def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value, expected):
     params_file = repo / "params.yaml"
@@ -110,8 +135,40 @@ def test_exp_run_with_set_param_shows_in_exp_show_and_metrics_diff(repo):
     threshold = (margins[0] + margins[-1]) / 2  # keeps some pairs, drops others
     out = dvc("exp", "run", "-S", f"pairs.min_margin={threshold}", cwd=repo).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"pairs", "dpo", "evaluate"}, out
+    assert ran == {"pairs", "dpo", "evaluate", "report", "qa", "export"}, out
     show = dvc("exp", "show", "--csv", cwd=repo).stdout
     assert "pairs.min_margin" in show and str(threshold)[:6] in show
     diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
     assert diff["metrics/pairs.json"]["pairs"]["new"] < diff["metrics/pairs.json"]["pairs"]["old"]
+
+
+def _snapshot(repo: Path) -> dict[str, str]:
+    files = sorted((repo / "metrics").rglob("*.json")) + sorted((repo / "data").rglob("*.jsonl"))
+    return {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+def test_killed_stage_leaves_no_output_and_repro_recovers_identically(repo):
+    before = _snapshot(repo)
+    target = repo / "data/generated/candidates.jsonl"
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--force", "--single-item", "generate"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(repo)})
+    deadline = time.time() + 120
+    stage = None
+    while stage is None and time.time() < deadline and proc.poll() is None:
+        stage = next((c for c in psutil.Process(proc.pid).children(recursive=True)
+                      if "stages.generate" in " ".join(c.cmdline())), None)
+        time.sleep(0.2)
+    assert stage is not None, "the generate stage never started"
+    time.sleep(4)  # inside the stage: model loading / sampling
+    stage.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=60) != 0
+    assert not target.exists(), "a killed stage must not leave an output DVC could take for a result"
+    dvc("repro", cwd=repo)
+    assert _snapshot(repo) == before
+    assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout
+
+
+def test_forced_rerun_gives_byte_identical_metrics(repo):
+    before = _snapshot(repo)
+    dvc("repro", "--force", cwd=repo)
+    assert _snapshot(repo) == before

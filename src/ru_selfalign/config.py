@@ -132,12 +132,38 @@ class JudgeParams:
 
 
 @dataclass(frozen=True)
-class PairsParams:
-    weights: dict[str, float] = field(default_factory=lambda: {c.key: 1.0 for c in CRITERIA})
-    min_margin: float = 0.5
-    min_usefulness: float = 3.0
+class AgreementParams:
+    modes: list[str] = field(default_factory=lambda: ["expected", "generate"])
+    splits: list[str] = field(default_factory=lambda: ["val", "test"])
+    max_replies: int = 200  # held-out replies judged per mode (whole sibling groups, prompts chosen by seed)
+    train_replies: int = 60  # judged (expected mode) to fit the calibrated reward
+    min_label_count: int = 2
+    bootstrap: int = 1000
 
     def check(self, key: str) -> None:
+        for mode in self.modes:
+            _choice(f"{key}.modes", mode, ("expected", "generate"))
+        if "expected" not in self.modes:
+            raise ConfigError(f"{key}.modes must include 'expected' (the calibrated reward is fitted on it)")
+        for split in self.splits:
+            _choice(f"{key}.splits", split, ("train", "val", "test"))
+        _positive(f"{key}.train_replies", self.train_replies)
+        _positive(f"{key}.max_replies", self.max_replies)
+        _positive(f"{key}.bootstrap", self.bootstrap)
+
+
+@dataclass(frozen=True)
+class PairsParams:
+    weights: dict[str, float] = field(default_factory=lambda: {c.key: 1.0 for c in CRITERIA})
+    reward: str = "weighted"  # weighted | calibrated (fitted on human quality by the agreement stage)
+    min_margin: float = 0.5
+    min_usefulness: float = 3.0
+    human_pairs: bool = False  # add best- vs worst-ranked oasst sibling replies (train split)
+    human_share: float = 0.5  # their share of all pairs when human_pairs is on
+
+    def check(self, key: str) -> None:
+        _choice(f"{key}.reward", self.reward, ("weighted", "calibrated"))
+        _fraction(f"{key}.human_share", self.human_share)
         names = tuple(c.key for c in CRITERIA)
         for name, weight in self.weights.items():
             _choice(f"{key}.weights", name, names)
@@ -203,6 +229,34 @@ class EvaluateParams:
         return [PromptFile(**spec) for spec in self.prompt_files]
 
 
+@dataclass(frozen=True)
+class QaParams:
+    source: str = "local"  # local | hub (sberquad through datasets)
+    path: str = "data/sample/qa_ru.jsonl"
+    hub_id: str = "sberquad"
+    hub_split: str = "validation"
+    max_items: int = 40
+    batch_size: int = 16
+    sampling: dict = field(default_factory=lambda: {"do_sample": False, "max_new_tokens": 24})
+    bootstrap: int = 1000
+
+    def check(self, key: str) -> None:
+        _choice(f"{key}.source", self.source, ("local", "hub"))
+        _positive(f"{key}.max_items", self.max_items)
+        _positive(f"{key}.batch_size", self.batch_size)
+        _sampling_keys(f"{key}.sampling", self.sampling)
+
+
+@dataclass(frozen=True)
+class ExportParams:
+    model: str = "dpo"  # which stage's adapter is merged: sft | dpo
+    dtype: str = "float32"
+
+    def check(self, key: str) -> None:
+        _choice(f"{key}.model", self.model, ("sft", "dpo"))
+        _choice(f"{key}.dtype", self.dtype, ("float32", "bfloat16", "float16"))
+
+
 # Set by the stages themselves (paths, device, logging); a user value would be silently overridden.
 RESERVED_TRAINER_KEYS = ("output_dir", "report_to", "use_cpu", "bf16", "fp16", "seed", "data_seed")
 
@@ -214,9 +268,12 @@ SECTIONS: dict[str, type] = {
     "sft": SftParams,
     "generate": GenerateParams,
     "judge": JudgeParams,
+    "agreement": AgreementParams,
     "pairs": PairsParams,
     "dpo": DpoParams,
     "evaluate": EvaluateParams,
+    "qa": QaParams,
+    "export": ExportParams,
 }
 
 

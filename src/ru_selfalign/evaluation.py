@@ -92,3 +92,22 @@ def held_out_test_prompts(prompts: list[dict], replies: list[dict]) -> list[dict
             best[r["prompt_id"]] = (key, r)
     return [{"id": p["prompt_id"], "source": "test_split", "messages": p["messages"],
              "reference": best[p["prompt_id"]][1]["reply"] if p["prompt_id"] in best else None} for p in prompts]
+
+
+def length_controlled_win_rate(outcomes: list[float], words_x: list[int], words_y: list[int]) -> float | None:
+    """AlpacaEval-LC in spirit: logistic model of P(X wins) on the normalised length difference (scikit-learn),
+    read at zero difference. A tie enters as half a win and half a loss. None when there is nothing to fit."""
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels, weights = [], [], []
+    for outcome, lx, ly in zip(outcomes, words_x, words_y):
+        diff = (lx - ly) / max(1, lx + ly)
+        for label, weight in ((1, outcome), (0, 1 - outcome)):
+            if weight > 0:
+                features.append([diff])
+                labels.append(label)
+                weights.append(weight)
+    if len(set(labels)) < 2:
+        return None
+    model = LogisticRegression().fit(np.array(features), np.array(labels), sample_weight=np.array(weights))
+    return round(float(model.predict_proba([[0.0]])[0, 1]), 4)

@@ -25,6 +25,8 @@ def atomic_path(target: str | Path, is_dir: bool = False) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{target.name}.tmp-"
+    for stale in target.parent.glob(f"{prefix}*"):  # left by a run that was killed (SIGKILL skips `finally`)
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     if is_dir:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     else:

@@ -39,7 +39,8 @@ def score_expected(model, tokenizer, items: list[tuple[list[dict], str]], desc: 
             mass = digits.sum(-1)
             dist = (digits / mass[:, None]).tolist()
             results.append({
-                "scores": {c.key: expected_score(d) for c, d in zip(CRITERIA, dist)},
+                # rounded: CPU kernels differ in the last float bits between runs; 4 decimals keep results identical
+                "scores": {c.key: round(expected_score(d), 4) for c, d in zip(CRITERIA, dist)},
                 "dist": {c.key: [round(p, 6) for p in d] for c, d in zip(CRITERIA, dist)},
                 "score_mass": {c.key: round(float(m), 6) for c, m in zip(CRITERIA, mass)},
             })
@@ -92,3 +93,30 @@ def prefer_first(model, tokenizer, items: list[tuple[list[dict], str, str]], bat
             for i, p in zip(idx, torch.softmax(logits, dim=-1)[:, 0].tolist()):
                 p_first[i] = p
     return p_first
+
+
+def attach_verdicts(rows: list[dict], verdicts: list[dict], max_failure_rate: float) -> int:
+    """Store each verdict on its candidate (in order); return the number of unreadable ones.
+
+    An unreadable verdict is kept with its raw text and ``scores: None`` (never a default score);
+    more than ``max_failure_rate`` of them stops the run rather than train on a handful of pairs.
+    """
+    from .io import InputError
+
+    it = iter(verdicts)
+    failures = 0
+    for row in rows:
+        for cand in row["candidates"]:
+            verdict = next(it)
+            if verdict.get("missing"):
+                failures += 1
+                cand.update(scores=None, judge_raw=verdict["raw"], judge_missing=verdict["missing"])
+            else:
+                cand.update({k: v for k, v in verdict.items() if k != "missing"})
+    rate = failures / max(1, len(verdicts))
+    if rate > max_failure_rate:
+        examples = "; ".join(repr(v["raw"][:60]) for v in verdicts if v.get("missing"))[:300]
+        raise InputError(f"{failures} of {len(verdicts)} verdicts ({rate:.0%}) could not be parsed, above "
+                         f"judge.max_failure_rate={max_failure_rate} (e.g. {examples}); use judge.mode: expected "
+                         "or a judge model that follows the verdict format")
+    return failures

@@ -8,13 +8,16 @@ from .rubric import weighted_reward
 
 
 def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_margin: float,
-                           min_usefulness: float) -> tuple[list[dict], Counter]:
+                           min_usefulness: float, reward_fn=None) -> tuple[list[dict], Counter]:
     """One DPO pair per prompt at most, plus counts of why prompts gave none.
 
     ``judged`` rows: ``{"prompt_id", "messages", "candidates": [{"text", "scores"|None, ...}]}``.
     A candidate whose verdict could not be read (``scores`` None) never enters a pair. The chosen
     answer must reach ``min_usefulness`` on Полезность, so brevity never wins by being useless.
+    ``reward_fn(scores, text)`` replaces the weighted mean (e.g. the calibrated reward).
     """
+    if reward_fn is None:
+        reward_fn = lambda scores, _text: weighted_reward(scores, weights)  # noqa: E731
     pairs, stats = [], Counter()
     for row in judged:
         stats["prompts"] += 1
@@ -24,7 +27,7 @@ def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_ma
                 stats["unreadable_candidates"] += 1
             elif cand["text"].strip() and cand["text"] not in seen:  # identical samples carry no preference
                 seen.add(cand["text"])
-                scored.append((weighted_reward(cand["scores"], weights), cand))
+                scored.append((reward_fn(cand["scores"], cand["text"]), cand))
         if len(scored) < 2:
             stats["skipped_fewer_than_2_distinct"] += 1
             continue
@@ -39,6 +42,7 @@ def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_ma
         stats["pairs"] += 1
         pairs.append({
             "prompt_id": row["prompt_id"],
+            "source": "self",
             "prompt": row["messages"],
             "chosen": [{"role": "assistant", "content": best["text"]}],
             "rejected": [{"role": "assistant", "content": worst["text"]}],
@@ -47,3 +51,30 @@ def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_ma
             "margin": round(r_best - r_worst, 4),
         })
     return pairs, stats
+
+
+def human_preference_pairs(replies: list[dict]) -> list[dict]:
+    """Pairs from oasst sibling ranks: the best- vs the worst-ranked reply of every prompt with >= 2 ranked replies."""
+    by_prompt: dict[str, list[dict]] = {}
+    for r in replies:
+        if r["rank"] is not None:
+            by_prompt.setdefault(r["prompt_id"], []).append(r)
+    pairs = []
+    for prompt_id in sorted(by_prompt):
+        ranked = sorted(by_prompt[prompt_id], key=lambda r: r["rank"])
+        if len(ranked) < 2 or ranked[0]["rank"] == ranked[-1]["rank"]:
+            continue
+        best, worst = ranked[0], ranked[-1]
+        pairs.append({"prompt_id": prompt_id, "prompt": best["messages"], "source": "human",
+                      "chosen": [{"role": "assistant", "content": best["reply"]}],
+                      "rejected": [{"role": "assistant", "content": worst["reply"]}]})
+    return pairs
+
+
+def mix_human_pairs(self_pairs: list[dict], human_pairs: list[dict], share: float, seed: int) -> list[dict]:
+    """Add human pairs so they make up ``share`` of the result (as far as there are enough of them)."""
+    import random
+
+    wanted = len(human_pairs) if share >= 1 else round(share / (1 - share) * len(self_pairs))
+    chosen = random.Random(seed).sample(human_pairs, min(wanted, len(human_pairs)))
+    return self_pairs + sorted(chosen, key=lambda p: p["prompt_id"])

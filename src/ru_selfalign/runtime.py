@@ -15,7 +15,7 @@ def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[ar
 
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=description)
     for path in paths:
-        parser.add_argument(f"--{path}", required=True)
+        parser.add_argument(f"--{path.replace('_', '-')}", dest=path, required=True)
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", datefmt="%H:%M:%S")

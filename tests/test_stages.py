@@ -1,0 +1,83 @@
+"""Stage scripts on crafted inputs: the errors a user sees when a threshold leaves nothing."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, write_lines
+from ru_selfalign.models import has_adapter
+
+
+def run_stage(name, args, tmp_path, **overrides):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for dotted, value in overrides.items():
+        *path, last = dotted.split("__")
+        node = raw
+        for part in path:
+            node = node[part]
+        node[last] = value
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return subprocess.run([sys.executable, "-m", f"stages.{name}", *args, "--params", str(params)],
+                          cwd=REPO, capture_output=True, text=True)
+
+
+def _reply(i, quality):
+    return {"id": f"r{i}", "tree_id": f"t{i}", "prompt_id": f"p{i}", "messages": [{"role": "user", "content": "?"}],
+            "reply": "ответ", "quality": quality, "quality_count": 2, "rank": 0, "n_siblings": 1}
+
+
+def test_select_threshold_that_keeps_nothing_names_param_and_rows(tmp_path):
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    write_lines(prepared / "train.jsonl", [_reply(i, 0.4) for i in range(3)])
+    out = tmp_path / "sft.jsonl"
+    proc = run_stage("select", ["--prepared", str(prepared), "--out", str(out), "--metrics", str(tmp_path / "m.json")],
+                     tmp_path, select__min_quality=0.9)
+    assert proc.returncode != 0
+    assert "select.min_quality=0.9 with select.min_count=1 keeps 0 of 3 train replies" in proc.stderr
+    assert not out.exists()
+    # prompts-only data is fine when SFT is off
+    proc = run_stage("select", ["--prepared", str(prepared), "--out", str(out), "--metrics", str(tmp_path / "m.json")],
+                     tmp_path, select__min_quality=0.9, sft__enabled=False)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == "" and json.loads((tmp_path / "m.json").read_text())["selected"] == 0
+
+
+def test_pairs_margin_that_keeps_nothing_names_the_params(tmp_path):
+    scores = lambda v: dict.fromkeys(("brevity", "usefulness", "accuracy", "clarity", "conciseness"), v)  # noqa: E731
+    judged = write_lines(tmp_path / "judged.jsonl", [{"prompt_id": "p", "messages": [], "candidates": [
+        {"text": "a", "scores": scores(3.0)}, {"text": "b", "scores": scores(3.2)}]}])
+    out = tmp_path / "pairs.jsonl"
+    proc = run_stage("pairs", ["--judged", str(judged), "--calibrator", "unused", "--prepared", "unused", "--out", str(out),
+                               "--metrics", str(tmp_path / "m.json")],
+                     tmp_path, pairs__min_margin=1.0)
+    assert proc.returncode != 0
+    assert "no preference pairs from 1 prompts: pairs.min_margin=1.0 dropped 1" in proc.stderr
+    assert not out.exists()
+
+
+def test_passthrough_folder_is_not_an_adapter(tmp_path):
+    (tmp_path / "passthrough.json").write_text("{}")
+    assert not has_adapter(tmp_path) and not has_adapter(None)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    assert has_adapter(tmp_path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"message_tree_id": "t"}\n', r"tree record 1 has no 'prompt'"),
+    ('{"message_tree_id": "t", "prompt": {"message_id": "t", "role": "prompter", "text": "Hi", "lang": "en"}}\n',
+     r"no usable prompts with lang == 'ru' \(prepare.lang\) among 1 messages; languages present: \[\('en', 1\)\]"),
+])
+def test_prepare_errors_name_the_problem(tmp_path, content, message):
+    export = tmp_path / "x.trees.jsonl"
+    export.write_text(content)
+    proc = run_stage("prepare", ["--out", str(tmp_path / "prepared"), "--metrics", str(tmp_path / "m.json")],
+                     tmp_path, data__path=str(export))
+    assert proc.returncode != 0
+    assert re.search(message, proc.stderr), proc.stderr[-2000:]
+    assert not (tmp_path / "prepared").exists()
