@@ -33,7 +33,8 @@ def main() -> None:
     if cfg.human_pairs:
         human = human_preference_pairs(read_jsonl(Path(args.prepared) / "train.jsonl"))
         pairs = mix_human_pairs(pairs, human, cfg.human_share, params.seed)
-    stats.update(pairs=len(pairs), pairs_self=len(margins), pairs_human=len(pairs) - len(margins))
+    # plain assignments: Counter.update would add to the self-judged count already in stats["pairs"]
+    stats["pairs"], stats["pairs_self"], stats["pairs_human"] = len(pairs), len(margins), len(pairs) - len(margins)
     write_jsonl(args.out, pairs)
     write_json(args.metrics, {**dict(sorted(stats.items())), "reward": cfg.reward, "median_margin": margins[len(margins) // 2],
                               "chosen_shorter_share": round(sum(len(p["chosen"][0]["content"]) < len(p["rejected"][0]["content"])

@@ -81,3 +81,18 @@ def test_prepare_errors_name_the_problem(tmp_path, content, message):
     assert proc.returncode != 0
     assert re.search(message, proc.stderr), proc.stderr[-2000:]
     assert not (tmp_path / "prepared").exists()
+
+
+def test_pairs_metrics_count_self_and_human_pairs(tmp_path):
+    scores = lambda v: dict.fromkeys(("brevity", "usefulness", "accuracy", "clarity", "conciseness"), v)  # noqa: E731
+    judged = write_lines(tmp_path / "judged.jsonl", [{"prompt_id": f"p{i}", "messages": [], "candidates": [
+        {"text": "a", "scores": scores(2.0)}, {"text": "b", "scores": scores(4.0)}]} for i in range(2)])
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    write_lines(prepared / "train.jsonl", [{**_reply(i, 0.9), "prompt_id": "h", "rank": i, "reply": f"r{i}"} for i in range(2)])
+    args = ["--judged", str(judged), "--calibrator", "unused", "--prepared", str(prepared), "--out", str(tmp_path / "p.jsonl"),
+            "--metrics", str(tmp_path / "m.json")]
+    proc = run_stage("pairs", args, tmp_path, pairs__human_pairs=True, pairs__human_share=0.5)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert (metrics["pairs"], metrics["pairs_self"], metrics["pairs_human"]) == (3, 2, 1)
