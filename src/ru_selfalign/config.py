@@ -94,11 +94,9 @@ class SftParams:
     trainer: dict = field(default_factory=dict)
 
     def check(self, key: str) -> None:
-        from peft import LoraConfig
         from trl import SFTConfig
 
-        _library_keys(f"{key}.lora", self.lora, LoraConfig)
-        _library_keys(f"{key}.trainer", self.trainer, SFTConfig, reserved=RESERVED_TRAINER_KEYS)
+        _lora_and_trainer_keys(key, self.lora, self.trainer, SFTConfig)
 
 
 @dataclass(frozen=True)
@@ -185,11 +183,9 @@ class DpoParams:
     trainer: dict = field(default_factory=dict)
 
     def check(self, key: str) -> None:
-        from peft import LoraConfig
         from trl import DPOConfig
 
-        _library_keys(f"{key}.lora", self.lora, LoraConfig)
-        _library_keys(f"{key}.trainer", self.trainer, DPOConfig, reserved=RESERVED_TRAINER_KEYS)
+        _lora_and_trainer_keys(key, self.lora, self.trainer, DPOConfig)
 
 
 @dataclass(frozen=True)
@@ -370,6 +366,13 @@ def _library_keys(key: str, values: dict, cls, reserved: tuple = ()) -> None:
         if name not in names:
             close = [n for n in sorted(names) if n.startswith(name[:3])][:8]
             raise ConfigError(f"unknown key {key}.{name}: not a field of {cls.__name__}" + (f" (did you mean one of {close}?)" if close else ""))
+
+
+def _lora_and_trainer_keys(key: str, lora: dict, trainer: dict, trainer_cls) -> None:
+    from peft import LoraConfig
+
+    _library_keys(f"{key}.lora", lora, LoraConfig)
+    _library_keys(f"{key}.trainer", trainer, trainer_cls, reserved=RESERVED_TRAINER_KEYS)
 
 
 def _sampling_keys(key: str, values: dict) -> None:
