@@ -12,7 +12,7 @@ from common import save
 from ru_selfalign.chat import prompt_text
 from ru_selfalign.generation import generate
 from ru_selfalign.io import read_jsonl
-from ru_selfalign.models import load_model, load_tokenizer, set_threads
+from ru_selfalign.models import load_model, load_tokenizer, configure_cpu
 
 
 def tokens_per_s(model, tok, prompts, sampling, batch_size, n):
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16])
     args = parser.parse_args()
-    set_threads()
+    configure_cpu()
     tok, model = load_tokenizer(args.base), load_model(args.base, args.adapter)
     prompts = [prompt_text(tok, p["messages"]) for p in read_jsonl(args.prompts)[: args.num_prompts]]
     # min_new_tokens = max_new_tokens: every run decodes the same number of tokens, so rates compare fairly

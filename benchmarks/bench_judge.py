@@ -1,4 +1,4 @@
-"""Judge speed: ``expected`` (one shared-prefix pass per candidate) vs ``generate`` (written verdict), same candidates.
+"""Judge speed: ``expected`` (batched, shared-prefix score reading) vs ``generate`` (written verdict), same candidates.
 
     python benchmarks/bench_judge.py --base models/base --adapter models/sft --candidates data/generated/candidates.jsonl -n 16
 """
@@ -11,7 +11,7 @@ from common import save
 
 from ru_selfalign.io import read_jsonl
 from ru_selfalign.judge import score_expected, score_generated
-from ru_selfalign.models import load_model, load_tokenizer, set_threads
+from ru_selfalign.models import load_model, load_tokenizer, configure_cpu
 
 
 def main() -> None:
@@ -23,12 +23,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     args = parser.parse_args()
-    set_threads()
+    configure_cpu()
     rows = read_jsonl(args.candidates)
     items = list(itertools.islice(((r["messages"], c["text"]) for r in rows for c in r["candidates"]), args.n))
     tok, model = load_tokenizer(args.base), load_model(args.base, args.adapter)
     start = time.perf_counter()
-    score_expected(model, tok, items)
+    score_expected(model, tok, items, args.batch_size)
     expected_s = (time.perf_counter() - start) / len(items)
     start = time.perf_counter()
     written = score_generated(model, tok, items, args.batch_size, args.max_new_tokens)

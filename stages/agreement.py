@@ -37,7 +37,7 @@ def main() -> None:
         items = [(r["messages"], r["reply"]) for r in rows]
         start = time.perf_counter()
         if mode == "expected":
-            verdicts = score_expected(model, tokenizer, items, desc=f"agreement:{mode}")
+            verdicts = score_expected(model, tokenizer, items, params.judge.batch_size, desc=f"agreement:{mode}")
         else:
             verdicts = score_generated(model, tokenizer, items, params.judge.batch_size, params.judge.max_new_tokens,
                                        desc=f"agreement:{mode}")

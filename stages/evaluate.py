@@ -4,7 +4,6 @@
         --out data/eval/answers.jsonl --metrics metrics/eval.json
 """
 
-import gc
 import logging
 import random
 from pathlib import Path
@@ -12,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ru_selfalign.chat import prompt_text
-from ru_selfalign.evaluation import (held_out_test_prompts, is_russian, length_controlled_win_rate, load_prompt_file,
+from ru_selfalign.evaluation import (MODELS, held_out_test_prompts, is_russian, length_controlled_win_rate, load_prompt_file,
                                      p90, summarise, two_order_outcomes, word_count)
-from ru_selfalign.generation import generate
+from ru_selfalign.generation import answers_per_model
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
 from ru_selfalign.judge import prefer_first, score_expected
 from ru_selfalign.models import load_model, load_tokenizer
@@ -22,7 +21,6 @@ from ru_selfalign.rubric import CRITERION_KEYS, weighted_reward
 from ru_selfalign.runtime import start_stage
 
 log = logging.getLogger("evaluate")
-MODELS = ("base", "sft", "dpo")
 
 
 def main() -> None:
@@ -40,17 +38,16 @@ def main() -> None:
 
     tokenizer = load_tokenizer(args.base)
     texts = [prompt_text(tokenizer, p["messages"]) for p in prompts]
-    adapters = {"base": None, "sft": args.sft, "dpo": args.dpo}
+    answers = answers_per_model(args.base, dict(zip(MODELS, (None, args.sft, args.dpo))), tokenizer, texts, cfg.sampling,
+                                cfg.batch_size)
     for name in MODELS:
-        model = load_model(args.base, adapters[name])
-        for p, (answer,) in zip(prompts, generate(model, tokenizer, texts, cfg.sampling, cfg.batch_size, desc=f"answer:{name}")):
+        for p, answer in zip(prompts, answers[name]):
             p[name] = answer
-        del model
-        gc.collect()
 
     judge = load_model(args.base)  # one fixed judge for all three, so their scores are comparable
     for name in MODELS:
-        verdicts = score_expected(judge, tokenizer, [(p["messages"], p[name]["text"]) for p in prompts], desc=f"judge:{name}")
+        verdicts = score_expected(judge, tokenizer, [(p["messages"], p[name]["text"]) for p in prompts], cfg.batch_size,
+                                  desc=f"judge:{name}")
         for p, v in zip(prompts, verdicts):
             p[name]["scores"] = v["scores"]
     metrics = {name: model_metrics([p[name] for p in prompts], params.pairs.weights, cfg.bootstrap, params.seed)

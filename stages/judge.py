@@ -23,7 +23,7 @@ def main() -> None:
     tokenizer = load_tokenizer(args.base)
     model = load_model(args.base, args.adapter)
     if cfg.mode == "expected":
-        verdicts = score_expected(model, tokenizer, items)
+        verdicts = score_expected(model, tokenizer, items, cfg.batch_size)
     else:
         verdicts = score_generated(model, tokenizer, items, cfg.batch_size, cfg.max_new_tokens)
     failures = attach_verdicts(rows, verdicts, cfg.max_failure_rate)

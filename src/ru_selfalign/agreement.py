@@ -48,23 +48,16 @@ def pair_outcomes(rows: list[dict], reward_key: str = "reward") -> list[float]:
     return outcomes
 
 
-def _paired_ci(x, y, fn, n_resamples: int, seed: int) -> tuple[float, float]:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
-        return float("nan"), float("nan")
-    res = stats.bootstrap((x, y), lambda a, b: fn(a, b).statistic, paired=True, vectorized=False,
-                          n_resamples=n_resamples, method="percentile", random_state=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
 def correlation(x, y, fn, n_resamples: int, seed: int) -> dict:
-    """Spearman/Kendall (scipy) with a paired bootstrap 95% interval; NaN where a side is constant."""
+    """Spearman/Kendall (scipy) with a paired bootstrap 95% interval; all None where a side is constant
+    (the correlation is undefined there, e.g. written verdicts that give every reply the same score)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
-        value = float("nan")
-    else:
+    value = lo = hi = float("nan")
+    if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
         value = float(fn(x, y).statistic)
-    lo, hi = _paired_ci(x, y, fn, n_resamples, seed)
+        res = stats.bootstrap((x, y), lambda a, b: fn(a, b).statistic, paired=True, vectorized=False,
+                              n_resamples=n_resamples, method="percentile", random_state=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return {"value": _r(value), "ci_low": _r(lo), "ci_high": _r(hi), "n": int(len(x))}
 
 

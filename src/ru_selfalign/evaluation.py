@@ -7,6 +7,8 @@ import re
 import numpy as np
 from scipy import stats
 
+MODELS = ("base", "sft", "dpo")  # the models every evaluation compares, in report order
+
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 

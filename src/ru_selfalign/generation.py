@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import torch
 from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
+
+
+def answers_per_model(base: str, adapters: dict[str, str | None], tokenizer, prompts: list[str], sampling: dict,
+                      batch_size: int) -> dict[str, list[dict]]:
+    """One answer per prompt from each model (``base`` + adapter, None = the base itself), loaded one at a time."""
+    from .models import load_model
+
+    answers = {}
+    for name, adapter in adapters.items():
+        model = load_model(base, adapter)
+        answers[name] = [a for (a,) in generate(model, tokenizer, prompts, sampling, batch_size, desc=f"answer:{name}")]
+        del model
+        gc.collect()  # two 0.5B models in fp32 need not sit in memory together
+    return answers
 
 
 def generate(model, tokenizer, prompts: list[str], sampling: dict, batch_size: int, n: int = 1,

@@ -1,19 +1,22 @@
 """The self-judge: rubric scores per answer (expected or written) and pairwise preferences.
 
-``expected`` mode (G-Eval style): for each criterion read the next-token distribution over the
-score tokens "1".."5" and take the renormalised expectation. The five criterion prompts differ only
-in their last sentence, so their long common prefix (rubric, dialogue, answer) is run once and its
-KV cache reused for the five short suffixes.
+``expected`` mode (G-Eval style): the judge reads the same verdict prompt as in ``generate`` mode, its own verdict
+line is started for it ("Краткость: "), and the next-token distribution over the score tokens "1".."5" gives the
+renormalised expectation. Nothing is generated, and nothing is read twice: the system prompt and rubric shared
+by every prompt of a stage are run once and their KV cache copied into each batch; each answer's dialogue and
+text are run once per answer; only the five short line starts run per criterion.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from tqdm.auto import tqdm
 
 from .chat import prompt_text, single_token_ids
 from .generation import generate
-from .rubric import CRITERIA, JUDGE_SYSTEM, SCALE, criterion_prompt, pairwise_prompt, parse_verdict, verdict_prompt
+from .rubric import CRITERIA, JUDGE_SYSTEM, SCALE, pairwise_prompt, parse_verdict, verdict_line_start, verdict_prompt
 
 
 def expected_score(probs: list[float]) -> float:
@@ -24,54 +27,88 @@ def expected_score(probs: list[float]) -> float:
     return sum(p * s for p, s in zip(probs, SCALE)) / total
 
 
-def score_expected(model, tokenizer, items: list[tuple[list[dict], str]], desc: str = "judge") -> list[dict]:
+def _verdict_prompts(tokenizer, items: list[tuple[list[dict], str]]) -> list[str]:
+    return [prompt_text(tokenizer, [{"role": "user", "content": verdict_prompt(m, a)}], JUDGE_SYSTEM) for m, a in items]
+
+
+def score_expected(model, tokenizer, items: list[tuple[list[dict], str]], batch_size: int,
+                   desc: str = "judge") -> list[dict]:
     """Per item: ``{"scores": {criterion: E[s]}, "dist": {criterion: [p1..p5]}, "score_mass": {criterion: Σp}}``."""
-    digit_ids = torch.tensor(single_token_ids(tokenizer, tuple(str(s) for s in SCALE)))
-    results = []
+    if not items:
+        return []
+    digit_ids = single_token_ids(tokenizer, tuple(str(s) for s in SCALE))
+    # Whole texts are tokenised and then cut at token positions, so the pieces are exactly the full sequences.
+    seqs = [[tokenizer(p + verdict_line_start(c), add_special_tokens=False)["input_ids"] for c in CRITERIA]
+            for p in _verdict_prompts(tokenizer, items)]
+    root = _common_prefix([s for group in seqs for s in group])
+    if root == 0:
+        raise ValueError("judge prompts share no token prefix; the chat template should start them all alike")
+    results: list[dict | None] = [None] * len(items)
+    order = sorted(range(len(items)), key=lambda i: len(seqs[i][0]))  # similar lengths together: less padding
     with torch.inference_mode():
-        for messages, answer in tqdm(items, desc=desc, unit="answer"):
-            texts = [prompt_text(tokenizer, [{"role": "user", "content": criterion_prompt(messages, answer, c)}], JUDGE_SYSTEM)
-                     for c in CRITERIA]
-            ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-            logits = _shared_prefix_last_logits(model, ids, tokenizer.pad_token_id)
-            probs_all = torch.softmax(logits.float(), dim=-1)
-            digits = probs_all[:, digit_ids.to(probs_all.device)]
-            mass = digits.sum(-1)
-            dist = (digits / mass[:, None]).tolist()
-            results.append({
-                # rounded: CPU kernels differ in the last float bits between runs; 4 decimals keep results identical
-                "scores": {c.key: round(expected_score(d), 4) for c, d in zip(CRITERIA, dist)},
-                "dist": {c.key: [round(p, 6) for p in d] for c, d in zip(CRITERIA, dist)},
-                "score_mass": {c.key: round(float(m), 6) for c, m in zip(CRITERIA, mass)},
-            })
+        root_cache = model(input_ids=torch.tensor([seqs[0][0][:root]], device=model.device), use_cache=True,
+                           logits_to_keep=1).past_key_values
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+            idx = order[start:start + batch_size]
+            logits = _last_logits_after(model, copy.deepcopy(root_cache), root, [[s[root:] for s in seqs[i]] for i in idx],
+                                        tokenizer.pad_token_id)
+            probs = torch.softmax(logits.float(), dim=-1)[..., digit_ids]  # [items, criteria, 5]
+            mass = probs.sum(-1)
+            dist = (probs / mass[..., None]).tolist()
+            for row, i in enumerate(idx):
+                results[i] = {
+                    # rounded: the last float bits depend on batch shapes; 4 decimals keep the files stable
+                    "scores": {c.key: round(expected_score(d), 4) for c, d in zip(CRITERIA, dist[row])},
+                    "dist": {c.key: [round(p, 4) for p in d] for c, d in zip(CRITERIA, dist[row])},
+                    "score_mass": {c.key: round(float(m), 4) for c, m in zip(CRITERIA, mass[row])},
+                }
     return results
 
 
-def _shared_prefix_last_logits(model, ids: list[list[int]], pad_id: int) -> torch.Tensor:
-    """Last-position logits of several sequences that share a prefix, paying for the prefix once."""
-    shortest = min(len(x) for x in ids)
-    prefix = 0
-    while prefix < shortest - 1 and all(x[prefix] == ids[0][prefix] for x in ids):
-        prefix += 1
-    device = model.device
-    out = model(input_ids=torch.tensor([ids[0][:prefix]], device=device), use_cache=True)
-    cache = out.past_key_values
-    cache.batch_repeat_interleave(len(ids))
-    suffixes = [x[prefix:] for x in ids]
-    width = max(len(s) for s in suffixes)
-    # Right padding is safe here: we read each row at its own last real token, before any padding.
-    batch = torch.tensor([s + [pad_id] * (width - len(s)) for s in suffixes], device=device)
-    mask = torch.ones(len(ids), prefix + width, dtype=torch.long, device=device)
-    logits = model(input_ids=batch, cache=cache, attention_mask=mask).logits
-    last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
-    return logits[torch.arange(len(ids), device=device), last]
+def _common_prefix(seqs: list[list[int]]) -> int:
+    """Length of the token prefix all ``seqs`` share, leaving each at least one token of its own."""
+    shortest = min(len(x) for x in seqs)
+    n = 0
+    while n < shortest - 1 and all(x[n] == seqs[0][n] for x in seqs):
+        n += 1
+    return n
+
+
+def _last_logits_after(model, cache, past: int, groups: list[list[list[int]]], pad_id: int) -> torch.Tensor:
+    """Last-token logits ``[groups, seqs per group, vocab]`` of sequences that continue a cached prefix.
+
+    ``cache`` holds ``past`` tokens for one row. Each group's shared middle (dialogue and answer) runs once,
+    right-padded and masked; then every sequence's own tail runs on a copy of its group's cache.
+    """
+    device, k = model.device, len(groups[0])
+    middles = [_common_prefix(g) for g in groups]
+    width = max(middles)
+    cache.batch_repeat_interleave(len(groups))
+    mid_mask = torch.tensor([[1] * (past + m) + [0] * (width - m) for m in middles], device=device)
+    if width:
+        mid_ids = torch.tensor([g[0][:m] + [pad_id] * (width - m) for g, m in zip(groups, middles)], device=device)
+        positions = torch.arange(past, past + width, device=device).expand(len(groups), -1)
+        model(input_ids=mid_ids, attention_mask=mid_mask, position_ids=positions, cache=cache, use_cache=True,
+              logits_to_keep=1)
+    cache.batch_repeat_interleave(k)
+    # Tails are padded on the left (masked), so every row ends in the same column and only that column's
+    # logits are computed; explicit positions keep each real token where it would be in the full sequence.
+    tails = [s[m:] for g, m in zip(groups, middles) for s in g]
+    width = max(len(t) for t in tails)
+    starts = [past + m for m in middles for _ in range(k)]
+    ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails], device=device)
+    mask = torch.cat([mid_mask.repeat_interleave(k, dim=0),
+                      torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails], device=device)], dim=1)
+    positions = torch.tensor([[max(s, s + j - (width - len(t))) for j in range(width)] for s, t in zip(starts, tails)],
+                             device=device)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, logits_to_keep=1).logits
+    return logits[:, -1].view(len(groups), k, -1)
 
 
 def score_generated(model, tokenizer, items: list[tuple[list[dict], str]], batch_size: int, max_new_tokens: int,
                     desc: str = "judge") -> list[dict]:
     """Per item: ``{"scores": {...} or partial, "missing": [...], "raw": verdict text}`` (greedy verdict)."""
-    prompts = [prompt_text(tokenizer, [{"role": "user", "content": verdict_prompt(m, a)}], JUDGE_SYSTEM) for m, a in items]
-    outs = generate(model, tokenizer, prompts, {"do_sample": False, "max_new_tokens": max_new_tokens}, batch_size, desc=desc)
+    outs = generate(model, tokenizer, _verdict_prompts(tokenizer, items), {"do_sample": False, "max_new_tokens": max_new_tokens}, batch_size, desc=desc)
     results = []
     for (out,) in outs:
         scores, missing = parse_verdict(out["text"])

@@ -151,8 +151,12 @@ def load_model(base_dir: str | Path, adapter_dir: str | Path | None = None, trai
     return model
 
 
-def set_threads() -> None:
-    """Match torch's intra-op threads to the cores we may use (cgroups can give fewer than the host has)."""
+def configure_cpu() -> None:
+    """On CPU: torch threads matched to the cores we may use (cgroups can give fewer than the host has), and
+    grouped-query attention inside SDPA. transformers only passes ``enable_gqa`` to SDPA without a mask (a CUDA
+    kernel limit) and otherwise copies K/V once per head; torch's CPU kernel takes masked GQA as it is, which cut
+    the batched judge from 0.86 to 0.63 s per answer (benchmarks/bench_judge.py)."""
     if pick_device() == "cpu":
+        os.environ.setdefault("TRANSFORMERS_SDPA_FORCE_GQA", "1")
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         torch.set_num_threads(max(1, cores or 1))

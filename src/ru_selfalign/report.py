@@ -6,10 +6,9 @@ import random
 
 import numpy as np
 
-from .evaluation import word_count
+from .evaluation import MODELS, word_count
 from .rubric import CRITERIA
 
-MODELS = ("base", "sft", "dpo")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 

@@ -55,27 +55,28 @@ def render_dialogue(messages: list[dict]) -> str:
     return "\n".join(f"{speaker.get(m['role'], m['role'])}: {m['content']}" for m in messages)
 
 
-def _judge_context(messages: list[dict], answer: str) -> str:
-    return (
-        f"Диалог с пользователем:\n<<<\n{render_dialogue(messages)}\n>>>\n\n"
-        f"Ответ ассистента:\n<<<\n{answer}\n>>>\n\n"
-        f"Критерии оценки (целые числа от 1 до 5):\n{_RUBRIC_TEXT}\n"
-        "Краткость никогда не оправдывает бесполезный ответ.\n\n"
-    )
-
-
-def criterion_prompt(messages: list[dict], answer: str, criterion: Criterion) -> str:
-    """User turn for one criterion; all five share everything before the last paragraph (KV-cache prefix)."""
-    return _judge_context(messages, answer) + (
-        f"Оцени ответ только по критерию «{criterion.name}» ({criterion.description}). "
-        "Напиши одну цифру от 1 до 5."
-    )
+_VERDICT_FORMAT = "\n".join(f"{c.name}: <1-5>" for c in CRITERIA)
 
 
 def verdict_prompt(messages: list[dict], answer: str) -> str:
-    """User turn asking for all five scores in one written verdict (``judge.mode: generate``)."""
-    lines = "\n".join(f"{c.name}: <1-5>" for c in CRITERIA)
-    return _judge_context(messages, answer) + f"Оцени ответ по всем критериям. Ответь ровно пятью строками:\n{lines}"
+    """User turn asking for all five scores as a written verdict, one line per criterion (both judge modes).
+
+    Rubric and instructions come first: they are the same for every answer, so the judge reads them once
+    per stage (KV cache) and pays per answer only for the dialogue and the answer.
+    """
+    return (
+        f"Критерии оценки (целые числа от 1 до 5):\n{_RUBRIC_TEXT}\n"
+        "Краткость никогда не оправдывает бесполезный ответ.\n\n"
+        "Ниже диалог с пользователем и ответ ассистента. Оцени ответ по каждому критерию отдельно. "
+        f"Ответь ровно пятью строками:\n{_VERDICT_FORMAT}\n\n"
+        f"Диалог с пользователем:\n<<<\n{render_dialogue(messages)}\n>>>\n\n"
+        f"Ответ ассистента:\n<<<\n{answer}\n>>>"
+    )
+
+
+def verdict_line_start(criterion: Criterion) -> str:
+    """The start of the judge's own verdict line; ``expected`` mode reads the score token right after it."""
+    return f"{criterion.name}: "
 
 
 def pairwise_prompt(messages: list[dict], answer_a: str, answer_b: str) -> str:

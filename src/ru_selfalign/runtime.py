@@ -1,4 +1,4 @@
-"""What every stage does first: logging, params (read once), seeds, threads."""
+"""What every stage does first: logging, params (read once), seeds, CPU settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from .config import Params, load_params
-from .models import set_threads
+from .models import configure_cpu
 
 
 def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[argparse.Namespace, Params]:
@@ -21,6 +21,6 @@ def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[ar
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", datefmt="%H:%M:%S")
     params = load_params(args.params)
     set_seed(params.seed)
-    set_threads()
+    configure_cpu()
     logging.getLogger(name).info("params: %s", getattr(params, name, None) if name in params.sections else "-")
     return args, params
