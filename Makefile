@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install pipeline test smoke plots
+.PHONY: install pipeline test smoke plots bench bench-default
 
 install: $(VENV)/.installed
 
@@ -23,3 +23,12 @@ pipeline: install
 test: install
 	$(PY) -m pytest -v --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Benchmarks (after `make pipeline`: they read its models and data); each prints its ratios and writes
+# benchmarks/results/*.json. bench-default also times a whole fresh default run (about 45 min on 2 cores).
+bench: install
+	$(PY) benchmarks/bench_generate.py && $(PY) benchmarks/bench_judge.py && $(PY) benchmarks/bench_scaling.py \
+		&& $(PY) benchmarks/bench_pipeline.py --preset smoke --incremental
+
+bench-default: install
+	$(PY) benchmarks/bench_pipeline.py --preset default

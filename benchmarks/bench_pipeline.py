@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 from common import save
 
+from ru_selfalign.presets import repository_copy
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STAGE = re.compile(r"-m stages\.(\w+)")
@@ -82,32 +84,15 @@ def timed(args: list[str], cwd: Path) -> tuple[float, dict, list[str]]:
     return seconds, stages, ran
 
 
-def fresh_copy(preset: str) -> Path:
-    """The working tree's tracked and unignored files in a temp git repo, with ``preset`` applied."""
-    dst = Path(tempfile.mkdtemp(prefix=f"bench-{preset}-"))
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
-                           check=True).stdout.split()
-    for name in files:
-        if (REPO / name).is_file():
-            (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dst / name)
-    for stale in ("dvc.lock",):
-        (dst / stale).unlink(missing_ok=True)
-    if preset != "default":
-        subprocess.run([sys.executable, "-m", "ru_selfalign.presets", "apply", preset], cwd=dst, check=True)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=bench", "-c", "user.email=bench@local", "commit", "-qm", preset]):
-        subprocess.run(cmd, cwd=dst, check=True)
-    return dst
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="smoke", help="default, or a preset in presets/")
     parser.add_argument("--incremental", action="store_true", help="also rerun after a pairs.min_margin change")
     parser.add_argument("--keep", action="store_true", help="keep the copy (its path is printed)")
     args = parser.parse_args()
-    repo = fresh_copy(args.preset)
+    repo = repository_copy(REPO, Path(tempfile.mkdtemp(prefix=f"bench-{args.preset}-")),
+                           None if args.preset == "default" else args.preset)
+    (repo / "dvc.lock").unlink(missing_ok=True)  # every stage runs: nothing recorded, nothing cached
     print(f"benchmark copy: {repo}")
     full_s, stages, _ = timed(["repro"], repo)
     noop_s, _, noop_ran = timed(["repro"], repo)

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from ru_selfalign.presets import repository_copy
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
@@ -34,17 +34,7 @@ def dvc(*args, cwd, check=True):
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A git + DVC copy of the working tree on the smoke preset, after one full ``dvc repro``."""
-    dst = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
-                           check=True).stdout.split()
-    for name in files:
-        if (REPO / name).is_file():
-            (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dst / name)
-    run([sys.executable, "-m", "ru_selfalign.presets", "apply", "smoke"], dst)
-    run(["git", "init", "-q"], dst)
-    run(["git", "add", "-A"], dst)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke"], dst)
+    dst = repository_copy(REPO, tmp_path_factory.mktemp("repo"), "smoke")
     dvc("repro", cwd=dst)
     run(["git", "add", "-A"], dst)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro"], dst)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -40,6 +43,25 @@ def preset_params(name: str, params_file: Path = Path(PARAMS_FILE), presets_dir:
         merged = deep_merge(base, yaml.safe_load(fh) or {})
     parse_params(merged)  # fail before writing anything
     return merged
+
+
+def repository_copy(src: Path, dst: Path, preset: str | None = None) -> Path:
+    """The working tree's tracked and unignored files (no DVC outputs, no cache) as a fresh one-commit git repo
+    at ``dst``, with ``preset`` applied: what the end-to-end tests and the pipeline benchmark run in."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=src, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for name in files:
+        if (src / name).is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / name, dst / name)
+    if preset:
+        subprocess.run([sys.executable, "-m", "ru_selfalign.presets", "apply", preset], cwd=dst, check=True,
+                       capture_output=True)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=ru-selfalign", "-c", "user.email=ru-selfalign@localhost", "commit", "-qm",
+                 preset or "default"]):
+        subprocess.run(cmd, cwd=dst, check=True)
+    return dst
 
 
 def main() -> None:
