@@ -24,9 +24,10 @@ test: install
 	$(PY) -m pytest -v --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# Benchmarks (after `make pipeline`: they read its models and data); each prints its ratios and writes
-# benchmarks/results/*.json. bench-default also times a whole fresh default run (about 45 min on 2 cores).
-bench: install
+# Benchmarks: each prints its ratios and writes benchmarks/results/*.json. They read the default pipeline's
+# models and data, so `dvc repro` runs first (nothing to do when it is up to date). bench-default also times a
+# whole fresh default run in a temporary copy (about 45 min on 2 cores).
+bench: pipeline
 	$(PY) benchmarks/bench_generate.py && $(PY) benchmarks/bench_judge.py && $(PY) benchmarks/bench_scaling.py \
 		&& $(PY) benchmarks/bench_pipeline.py --preset smoke --incremental
 

@@ -14,6 +14,7 @@ from ru_selfalign.generation import generate
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
 from ru_selfalign.models import load_model, load_tokenizer
 from ru_selfalign.runtime import start_stage
+from ru_selfalign.vllm_engine import generate_vllm
 
 log = logging.getLogger("generate")
 
@@ -24,10 +25,12 @@ def main() -> None:
     prompts = read_jsonl(Path(args.prepared) / "prompts_train.jsonl")
     prompts = sorted(random.Random(params.seed).sample(prompts, min(cfg.num_prompts, len(prompts))), key=lambda p: p["prompt_id"])
     tokenizer = load_tokenizer(args.base)
-    model = load_model(args.base, args.adapter)
+    texts = [prompt_text(tokenizer, p["messages"]) for p in prompts]
     start = time.perf_counter()
-    outputs = generate(model, tokenizer, [prompt_text(tokenizer, p["messages"]) for p in prompts],
-                       cfg.sampling, cfg.batch_size, n=cfg.n)
+    if cfg.engine == "vllm":
+        outputs = generate_vllm(args.base, args.adapter, texts, cfg.sampling, cfg.n, params.seed)
+    else:
+        outputs = generate(load_model(args.base, args.adapter), tokenizer, texts, cfg.sampling, cfg.batch_size, n=cfg.n)
     seconds = time.perf_counter() - start
     rows = [{"prompt_id": p["prompt_id"], "messages": p["messages"], "candidates": cands} for p, cands in zip(prompts, outputs)]
     write_jsonl(args.out, rows)

@@ -89,3 +89,12 @@ def test_local_source_needs_a_path(params_raw):
 
 def test_params_yaml_round_trips_through_yaml(params_raw):
     assert parse_params(yaml.safe_load(yaml.safe_dump(params_raw))).seed == params_raw["base"]["seed"]
+
+
+def test_launch_must_end_with_the_module_flag(params_raw):
+    raw = copy.deepcopy(params_raw)
+    raw["launch"] = {"train": "accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m"}
+    assert parse_params(raw).launch.train.startswith("accelerate")
+    raw["launch"] = {"train": "accelerate launch --config_file configs/accelerate/multi_gpu.yaml"}
+    with pytest.raises(ConfigError, match=r"launch\.train must end with '-m'"):
+        parse_params(raw)

@@ -75,3 +75,14 @@ def test_leftovers_of_a_killed_write_are_cleaned_on_the_next_write(tmp_path):
     with atomic_path(tmp_path / "model", is_dir=True):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "out.json"]
+
+
+def test_only_rank_zero_publishes_in_a_multi_process_launch(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    with atomic_path(tmp_path / "model", is_dir=True) as out:
+        (out / "weights.bin").write_bytes(b"x")
+    assert list(tmp_path.iterdir()) == []  # nothing published, no temp sibling left for rank 0 to trip over
+    monkeypatch.setenv("RANK", "0")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"a": 1}

@@ -109,7 +109,7 @@ def test_judges_return_scores_distributions_and_raw_text(smol):
     for verdict in expected:
         assert set(verdict["scores"]) == {c.key for c in CRITERIA}
         assert all(1 <= s <= 5 for s in verdict["scores"].values())
-        assert all(sum(d) == pytest.approx(1, abs=1e-4) for d in verdict["dist"].values())
+        assert all(sum(d) == pytest.approx(1, abs=5e-4) for d in verdict["dist"].values())  # 5 values rounded to 1e-4
         assert all(0 < m <= 1 for m in verdict["score_mass"].values())
     written = score_generated(model, tok, items, batch_size=2, max_new_tokens=8)
     assert all(isinstance(v["raw"], str) and set(v["missing"]) | set(v["scores"]) == {c.key for c in CRITERIA} for v in written)

@@ -156,7 +156,7 @@ def _assert_same(got: dict, want: dict) -> None:
 
 def _close(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= 1e-3
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and (abs(a - b) <= 1e-3 or a != a and b != b)
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list):

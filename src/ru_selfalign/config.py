@@ -105,8 +105,10 @@ class GenerateParams:
     num_prompts: int = 32
     batch_size: int = 16
     sampling: dict = field(default_factory=dict)
+    engine: str = "hf"  # hf (transformers, everywhere) | vllm (GPU, vllm installed)
 
     def check(self, key: str) -> None:
+        _choice(f"{key}.engine", self.engine, ("hf", "vllm"))
         _positive(f"{key}.n", self.n)
         _positive(f"{key}.num_prompts", self.num_prompts)
         _positive(f"{key}.batch_size", self.batch_size)
@@ -256,6 +258,19 @@ class ExportParams:
 # Set by the stages themselves (paths, device, logging); a user value would be silently overridden.
 RESERVED_TRAINER_KEYS = ("output_dir", "report_to", "use_cpu", "bf16", "fp16", "seed", "data_seed")
 
+
+@dataclass(frozen=True)
+class LaunchParams:
+    """How dvc.yaml starts the training stages: the words before ``stages.sft`` / ``stages.dpo``."""
+
+    train: str = "python -m"
+
+    def check(self, key: str) -> None:
+        if self.train.split()[-1:] not in (["-m"], ["--module"]):
+            raise ConfigError(f"{key}.train must end with '-m' (it is followed by the stage's module name), "
+                              f"got {self.train!r}; e.g. accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m")
+
+
 SECTIONS: dict[str, type] = {
     "base_model": BaseModelSpec,
     "data": DataSpec,
@@ -270,6 +285,7 @@ SECTIONS: dict[str, type] = {
     "evaluate": EvaluateParams,
     "qa": QaParams,
     "export": ExportParams,
+    "launch": LaunchParams,
 }
 
 

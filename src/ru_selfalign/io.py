@@ -15,14 +15,27 @@ class InputError(ValueError):
     """Bad input data; the message names the file and, where it helps, the line or record."""
 
 
+def is_main_process() -> bool:
+    """False in the other ranks of a multi-process launch (``accelerate launch`` / torchrun set RANK)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``target``; move it into place only if the block succeeds.
 
     A crash or exception inside the block leaves ``target`` as it was (or absent), so DVC never
-    mistakes a half-written file or model folder for a result.
+    mistakes a half-written file or model folder for a result. In a multi-process launch only rank 0
+    publishes; the other ranks write the same thing into a private scratch place that is thrown away.
     """
     target = Path(target)
+    if not is_main_process():
+        with tempfile.TemporaryDirectory(prefix="ru-selfalign-rank-") as scratch:
+            tmp = Path(scratch) / target.name
+            if is_dir:
+                tmp.mkdir()
+            yield tmp
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{target.name}.tmp-"
     for stale in target.parent.glob(f"{prefix}*"):  # left by a run that was killed (SIGKILL skips `finally`)
