@@ -55,3 +55,11 @@ def test_sibling_groups_stay_whole():
     picked = sample_sibling_groups(rows, max_replies=7, seed=0)
     assert len(picked) == 6 and all(sum(r["prompt_id"] == p["prompt_id"] for r in picked) == 3 for p in picked)
     assert picked == sample_sibling_groups(rows, 7, seed=0)
+
+
+def test_nearly_constant_scores_still_get_an_interval_and_constant_ones_none():
+    quality = np.linspace(0, 1, 40)
+    nearly = [3.0] * 38 + [4.0, 5.0]  # written verdicts: the same score for almost every reply
+    res = correlation(nearly, quality, stats.spearmanr, 500, 0)
+    assert res["ci_low"] is not None and res["ci_low"] <= res["value"] <= res["ci_high"] and res["undefined_resamples"] > 0
+    assert correlation([3.0] * 40, quality, stats.spearmanr, 500, 0) == {"value": None, "ci_low": None, "ci_high": None, "n": 40}

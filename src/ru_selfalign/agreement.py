@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from collections import defaultdict
 from itertools import combinations
 
@@ -50,15 +51,25 @@ def pair_outcomes(rows: list[dict], reward_key: str = "reward") -> list[float]:
 
 def correlation(x, y, fn, n_resamples: int, seed: int) -> dict:
     """Spearman/Kendall (scipy) with a paired bootstrap 95% interval; all None where a side is constant
-    (the correlation is undefined there, e.g. written verdicts that give every reply the same score)."""
+    (the correlation is undefined there, e.g. written verdicts that give every reply the same score).
+
+    A side that is nearly constant gives resamples where it is constant; the interval is taken over the
+    resamples where the correlation is defined, and ``undefined_resamples`` says how many were not.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
-    value = lo = hi = float("nan")
+    out = {"value": None, "ci_low": None, "ci_high": None, "n": int(len(x))}
     if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
-        value = float(fn(x, y).statistic)
-        res = stats.bootstrap((x, y), lambda a, b: fn(a, b).statistic, paired=True, vectorized=False,
-                              n_resamples=n_resamples, method="percentile", random_state=np.random.default_rng(seed))
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return {"value": _r(value), "ci_low": _r(lo), "ci_high": _r(hi), "n": int(len(x))}
+        with warnings.catch_warnings():  # constant resamples are expected here and counted below
+            warnings.simplefilter("ignore", stats.ConstantInputWarning)
+            res = stats.bootstrap((x, y), lambda a, b: fn(a, b).statistic, paired=True, vectorized=False,
+                                  n_resamples=n_resamples, method="percentile", random_state=np.random.default_rng(seed))
+        dist = res.bootstrap_distribution
+        undefined = int(np.isnan(dist).sum())
+        lo, hi = np.nanpercentile(dist, [2.5, 97.5]) if undefined < len(dist) else (float("nan"),) * 2
+        out.update(value=_r(fn(x, y).statistic), ci_low=_r(lo), ci_high=_r(hi))
+        if undefined:
+            out["undefined_resamples"] = undefined
+    return out
 
 
 def agreement_metrics(rows: list[dict], min_label_count: int, n_resamples: int, seed: int,
