@@ -81,24 +81,39 @@ def test_batched_generation_shapes_and_determinism(smol):
     assert [c[0]["text"] for c in greedy_batched] == [c[0]["text"] for c in greedy_single]  # left padding is harmless
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("batch_size", [1, 2, 8])
-def test_batched_shared_prefix_scores_match_one_full_forward_per_criterion(smol, batch_size):
+JUDGED = [(QUESTION, "Париж."), ([{"role": "user", "content": "Сколько ног у паука?"}], "Восемь ног, как у всех паукообразных."),
+          (QUESTION, "Берлин, и это очень-очень длинный ответ без всякой пользы для того, кто спрашивал."),
+          ([{"role": "user", "content": "Привет"}, {"role": "assistant", "content": "Здравствуйте!"},
+            {"role": "user", "content": "Как дела?"}], "Хорошо.")]
+
+
+@pytest.fixture(scope="module")
+def full_forward_dists(smol):
+    """Per item and criterion: the score distribution from one plain forward pass over the whole judge prompt."""
     model, tok = smol
-    items = [(QUESTION, "Париж."), ([{"role": "user", "content": "Сколько ног у паука?"}], "Восемь ног, как у всех паукообразных."),
-             (QUESTION, "Берлин, и это очень-очень длинный ответ без всякой пользы для того, кто спрашивал."),
-             ([{"role": "user", "content": "Привет"}, {"role": "assistant", "content": "Здравствуйте!"},
-               {"role": "user", "content": "Как дела?"}], "Хорошо.")]
-    got = score_expected(model, tok, items, batch_size=batch_size)
     digits = [tok.encode(str(s), add_special_tokens=False)[0] for s in SCALE]
+    dists = []
     with torch.inference_mode():
-        for (messages, answer), verdict in zip(items, got):
+        for messages, answer in JUDGED:
+            text = prompt_text(tok, [{"role": "user", "content": verdict_prompt(messages, answer)}], JUDGE_SYSTEM)
+            per_criterion = {}
             for c in CRITERIA:
-                text = prompt_text(tok, [{"role": "user", "content": verdict_prompt(messages, answer)}], JUDGE_SYSTEM)
                 ids = tok(text + verdict_line_start(c), add_special_tokens=False, return_tensors="pt")["input_ids"]
                 probs = torch.softmax(model(input_ids=ids).logits[0, -1].float(), -1)[digits]
-                assert verdict["dist"][c.key] == pytest.approx((probs / probs.sum()).tolist(), abs=2e-4)
-                assert verdict["scores"][c.key] == pytest.approx(expected_score(probs.tolist()), abs=2e-4)
+                per_criterion[c.key] = (probs / probs.sum()).tolist()
+            dists.append(per_criterion)
+    return dists
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_batched_shared_prefix_scores_match_one_full_forward_per_criterion(smol, full_forward_dists, batch_size):
+    model, tok = smol
+    got = score_expected(model, tok, JUDGED, batch_size=batch_size)
+    for verdict, want in zip(got, full_forward_dists):
+        for c in CRITERIA:
+            assert verdict["dist"][c.key] == pytest.approx(want[c.key], abs=2e-4)
+            assert verdict["scores"][c.key] == pytest.approx(expected_score(want[c.key]), abs=2e-4)
 
 
 @pytest.mark.slow
