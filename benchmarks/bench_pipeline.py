@@ -1,7 +1,7 @@
 """Pipeline timings: a full ``dvc repro`` by stage (wall time and peak RSS), a no-op ``dvc repro``, and an
 incremental rerun after a ``pairs.min_margin`` change, all in a fresh copy of the repository (nothing cached).
 
-    python benchmarks/bench_pipeline.py --preset default            # the embedded default (about 45 min on 2 cores)
+    python benchmarks/bench_pipeline.py --preset default            # the embedded default (about 30 min on 2 cores)
     python benchmarks/bench_pipeline.py --preset smoke --incremental
 """
 

@@ -48,9 +48,9 @@ def preset_params(name: str, params_file: Path = Path(PARAMS_FILE), presets_dir:
 def repository_copy(src: Path, dst: Path, preset: str | None = None) -> Path:
     """The working tree's tracked and unignored files (no DVC outputs, no cache) as a fresh one-commit git repo
     at ``dst``, with ``preset`` applied: what the end-to-end tests and the pipeline benchmark run in."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=src, capture_output=True, text=True,
-                           check=True).stdout.split()
-    for name in files:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=src, capture_output=True, text=True,
+                           check=True).stdout.split("\0")
+    for name in filter(None, files):
         if (src / name).is_file():
             (dst / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / name, dst / name)
