@@ -1,6 +1,6 @@
 """Judge speed: ``expected`` (batched, shared-prefix score reading) vs ``generate`` (written verdict), same candidates.
 
-    python benchmarks/bench_judge.py --base models/base --adapter models/sft --candidates data/generated/candidates.jsonl -n 16
+    python benchmarks/bench_judge.py --base models/base --adapter models/sft --candidates data/rounds/r1/candidates.jsonl -n 16
 """
 
 import argparse
@@ -18,7 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default="models/base")
     parser.add_argument("--adapter", default="models/sft")
-    parser.add_argument("--candidates", default="data/generated/candidates.jsonl")
+    parser.add_argument("--candidates", default="data/rounds/r1/candidates.jsonl")
     parser.add_argument("-n", type=int, default=16, help="candidates to judge")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=48)

@@ -1,5 +1,5 @@
 """Pipeline timings: a full ``dvc repro`` by stage (wall time and peak RSS), a no-op ``dvc repro``, and an
-incremental rerun after a ``pairs.min_margin`` change, all in a fresh copy of the repository (nothing cached).
+incremental rerun after a ``dpo.dpo.beta`` change (every round's DPO and what follows), all in a fresh copy of the repository (nothing cached).
 
     python benchmarks/bench_pipeline.py --preset default            # the embedded default (about 30 min on 2 cores)
     python benchmarks/bench_pipeline.py --preset smoke --incremental
@@ -8,7 +8,6 @@ incremental rerun after a ``pairs.min_margin`` change, all in a fresh copy of th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -26,7 +25,7 @@ from ru_selfalign.presets import repository_copy
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-STAGE = re.compile(r"-m stages\.(\w+)")
+STAGE = re.compile(r"-m stages\.(\w+)(?: --(?:round|name) (\S+))?")  # generate@r1, answer@sft, ...
 
 
 class StageMonitor:
@@ -53,7 +52,8 @@ class StageMonitor:
                 except psutil.Error:
                     continue
                 now = time.perf_counter()
-                seen = self.stages.setdefault(match.group(1), {"start": now, "end": now, "peak_rss_gib": 0.0})
+                name = "@".join(filter(None, match.groups()))
+                seen = self.stages.setdefault(name, {"start": now, "end": now, "peak_rss_gib": 0.0})
                 seen["end"], seen["peak_rss_gib"] = now, max(seen["peak_rss_gib"], rss / 2**30)
             time.sleep(self.interval)
 
@@ -87,7 +87,7 @@ def timed(args: list[str], cwd: Path) -> tuple[float, dict, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="smoke", help="default, or a preset in presets/")
-    parser.add_argument("--incremental", action="store_true", help="also rerun after a pairs.min_margin change")
+    parser.add_argument("--incremental", action="store_true", help="also rerun after a dpo.dpo.beta change")
     parser.add_argument("--keep", action="store_true", help="keep the copy (its path is printed)")
     args = parser.parse_args()
     repo = repository_copy(REPO, Path(tempfile.mkdtemp(prefix=f"bench-{args.preset}-")),
@@ -101,14 +101,12 @@ def main() -> None:
               "peak_rss_gib": max(s["peak_rss_gib"] for s in stages.values()),
               "noop_repro_s": round(noop_s, 2), "noop_stages_ran": noop_ran}
     if args.incremental:
-        margins = sorted(json.loads(line)["margin"] for line in (repo / "data/pairs/train.jsonl").read_text().splitlines())
-        value = round((margins[0] + margins[-1]) / 2, 4)  # drops some pairs, keeps others
-        inc_s, _, ran = timed(["exp", "run", "-S", f"pairs.min_margin={value}"], repo)
-        result["incremental"] = {"change": f"pairs.min_margin={value}", "seconds": round(inc_s, 1), "stages_ran": ran,
+        inc_s, _, ran = timed(["exp", "run", "-S", "dpo.dpo.beta=0.2"], repo)
+        result["incremental"] = {"change": "dpo.dpo.beta=0.2", "seconds": round(inc_s, 1), "stages_ran": ran,
                                  "ratio_to_full": round(inc_s / full_s, 3)}
     print(f"\nfull dvc repro ({args.preset}): {full_s:.0f} s")
     for name, s in stages.items():
-        print(f"  {name:<11} {s['seconds']:8.1f} s   peak RSS {s['peak_rss_gib']:.2f} GiB")
+        print(f"  {name:<16} {s['seconds']:8.1f} s   peak RSS {s['peak_rss_gib']:.2f} GiB")
     print(f"no-op dvc repro: {noop_s:.2f} s (target <= 5 s), stages run: {noop_ran or 'none'}")
     if args.incremental:
         inc = result["incremental"]

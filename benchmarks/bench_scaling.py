@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--base", default="models/base")
     parser.add_argument("--adapter", default="models/sft")
     parser.add_argument("--prompts", default="data/prepared/prompts_train.jsonl")
-    parser.add_argument("--candidates", default="data/generated/candidates.jsonl")
+    parser.add_argument("--candidates", default="data/rounds/r1/candidates.jsonl")
     parser.add_argument("--unit-prompts", type=int, default=4, help="prompts at 1x (each with -n candidates)")
     parser.add_argument("--unit-answers", type=int, default=8, help="judged answers at 1x")
     parser.add_argument("-n", type=int, default=4)

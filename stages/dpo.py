@@ -1,43 +1,41 @@
-"""Stage dpo: trl DPOTrainer continuing from the SFT adapter (a frozen copy of it is the reference).
+"""Stage dpo@<round>: preference optimisation of the round's starting model on its own pairs (trl DPOTrainer, or
+CPOTrainer for SimPO); it continues that model's adapter, whose frozen copy is DPO's reference.
 
-    python -m stages.dpo --base models/base --adapter models/sft --pairs data/pairs/train.jsonl --out models/dpo \
-        --live dvclive/dpo --metrics metrics/dpo.json
+    python -m stages.dpo --round r1 --base models/base --adapter models/sft --pairs data/rounds/r1/pairs.jsonl \
+        --out models/dpo/r1 --live dvclive/dpo/r1 --metrics metrics/rounds/r1/dpo.json
 """
 
 import logging
 import tempfile
 
 from datasets import Dataset
-from trl import DPOConfig, DPOTrainer
 
 from ru_selfalign.io import atomic_path, read_jsonl, write_json
 from ru_selfalign.models import has_adapter, load_model, load_tokenizer
+from ru_selfalign.objectives import preference_trainer
 from ru_selfalign.runtime import start_stage
-from ru_selfalign.training import dvclive_callback, lora_config, trainer_config
+from ru_selfalign.training import dvclive_callback, lora_config
 
 log = logging.getLogger("dpo")
 
 
 def main() -> None:
-    args, params = start_stage("dpo", __doc__, ("base", "adapter", "pairs", "out", "live", "metrics"))
-    cfg = params.dpo
+    args, params = start_stage("dpo", __doc__, ("round", "base", "adapter", "pairs", "out", "live", "metrics"))
+    rnd = params.round(args.round)
+    cfg = rnd.dpo
     rows = read_jsonl(args.pairs)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows])
     tokenizer = load_tokenizer(args.base, padding_side="right")
-    continue_sft = has_adapter(args.adapter)
+    continue_adapter = has_adapter(args.adapter)
     with atomic_path(args.out, is_dir=True) as out, tempfile.TemporaryDirectory() as scratch:
-        trainer = DPOTrainer(
-            # Given a trainable PeftModel and no peft_config, trl keeps a frozen copy of the SFT adapter as
-            # the reference model; without an adapter (sft.enabled: false) the reference is the bare base.
-            model=load_model(args.base, args.adapter, trainable=True),
-            ref_model=None,
-            args=trainer_config(DPOConfig, cfg.trainer, "dpo.trainer", scratch, params.seed),
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=None if continue_sft else lora_config(cfg.lora, "dpo.lora"),
+        trainer = preference_trainer(
+            cfg, f"dpo (round {rnd.key})",
+            model=load_model(args.base, args.adapter, trainable=True), tokenizer=tokenizer, dataset=dataset,
+            output_dir=scratch, seed=params.seed, peft_config=None if continue_adapter else lora_config(cfg.lora, "dpo.lora"),
             callbacks=[dvclive_callback(args.live)],
         )
-        log.info("DPO on %d pairs (%s)", len(dataset), "continuing the SFT adapter" if continue_sft else "fresh LoRA on the base")
+        log.info("round %s: %s on %d pairs, %s", rnd.key, cfg.objective, len(dataset),
+                 f"continuing {args.adapter}" if continue_adapter else "fresh LoRA on the base")
         result = trainer.train()
         trainer.model.save_pretrained(out)
     logs = [e for e in trainer.state.log_history if "rewards/accuracies" in e]

@@ -1,21 +1,19 @@
-"""Stage evaluate: base vs SFT vs DPO on held-out Russian prompts, all judged by one fixed judge (the base model).
+"""Stage evaluate: base vs SFT vs every round's model on the held-out Russian prompts (answers and scores from the
+answer@<model> stages), with bootstrap intervals and two-order win rates judged by the base model.
 
-    python -m stages.evaluate --base models/base --sft models/sft --dpo models/dpo --prepared data/prepared \
-        --out data/eval/answers.jsonl --metrics metrics/eval.json
+    python -m stages.evaluate --base models/base --answers-dir data/eval/answers --out data/eval/answers.jsonl \
+        --metrics metrics/eval.json
 """
 
 import logging
-import random
 from pathlib import Path
 
 import numpy as np
 
-from ru_selfalign.chat import prompt_text
-from ru_selfalign.evaluation import (MODELS, held_out_test_prompts, is_russian, length_controlled_win_rate, load_prompt_file,
-                                     p90, summarise, two_order_outcomes, word_count)
-from ru_selfalign.generation import answers_per_model
+from ru_selfalign.evaluation import (is_russian, length_controlled_win_rate, merge_answers, p90, summarise, two_order_outcomes,
+                                     word_count)
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
-from ru_selfalign.judge import prefer_first, score_expected
+from ru_selfalign.judge import prefer_first
 from ru_selfalign.models import load_model, load_tokenizer
 from ru_selfalign.rubric import CRITERION_KEYS, weighted_reward
 from ru_selfalign.runtime import start_stage
@@ -24,38 +22,21 @@ log = logging.getLogger("evaluate")
 
 
 def main() -> None:
-    args, params = start_stage("evaluate", __doc__, ("base", "sft", "dpo", "prepared", "out", "metrics"))
+    args, params = start_stage("evaluate", __doc__, ("base", "answers_dir", "out", "metrics"))
     cfg = params.evaluate
-    prompts = []
-    if cfg.test_split:
-        prepared = Path(args.prepared)
-        prompts += held_out_test_prompts(read_jsonl(prepared / "prompts_test.jsonl"), read_jsonl(prepared / "test.jsonl"))
-    for spec in cfg.prompt_file_specs:
-        prompts += load_prompt_file(spec)
-    if len(prompts) > cfg.max_prompts:
-        prompts = random.Random(params.seed).sample(prompts, cfg.max_prompts)
-    log.info("evaluating on %d prompts", len(prompts))
+    models = params.model_names
+    prompts = merge_answers({name: read_jsonl(Path(args.answers_dir) / f"{name}.jsonl") for name in models})
+    log.info("%d prompts answered by %s", len(prompts), ", ".join(models))
+    metrics = {"prompts": len(prompts)}
+    metrics.update({name: model_metrics([p[name] for p in prompts], params.pairs.weights, cfg.bootstrap, params.seed)
+                    for name in models})
 
     tokenizer = load_tokenizer(args.base)
-    texts = [prompt_text(tokenizer, p["messages"]) for p in prompts]
-    answers = answers_per_model(args.base, dict(zip(MODELS, (None, args.sft, args.dpo))), tokenizer, texts, cfg.sampling,
-                                cfg.batch_size)
-    for name in MODELS:
-        for p, answer in zip(prompts, answers[name]):
-            p[name] = answer
-
-    judge = load_model(args.base)  # one fixed judge for all three, so their scores are comparable
-    for name in MODELS:
-        verdicts = score_expected(judge, tokenizer, [(p["messages"], p[name]["text"]) for p in prompts], cfg.batch_size,
-                                  desc=f"judge:{name}")
-        for p, v in zip(prompts, verdicts):
-            p[name]["scores"] = v["scores"]
-    metrics = {name: model_metrics([p[name] for p in prompts], params.pairs.weights, cfg.bootstrap, params.seed)
-               for name in MODELS}
-    metrics["prompts"] = len(prompts)
+    judge = load_model(args.base)  # the same fixed judge as the answer stages
+    final = params.final_round.key
     metrics["win_rate"] = {}
-    for item in cfg.comparisons:
-        x, _, y = item.partition("_vs_")
+    for item in params.comparisons():
+        x, _, y = (final if m == "final" else m for m in item.partition("_vs_"))
         rows = [p for p in prompts if y != "reference" or p["reference"]]
         other = [p["reference"] if y == "reference" else p[y]["text"] for p in rows]
         first = prefer_first(judge, tokenizer, [(p["messages"], p[x]["text"], o) for p, o in zip(rows, other)], cfg.batch_size, desc=item)
@@ -69,6 +50,11 @@ def main() -> None:
             "length_controlled": length_controlled_win_rate(outcomes, [word_count(p[x]["text"]) for p in rows],
                                                             [word_count(o) for o in other]),
         }
+    # the last round at fixed names, so sweeps with different round counts line up in `dvc exp show`
+    vs_sft = metrics["win_rate"][f"{final}_vs_sft"]
+    metrics["final"] = {"usefulness": metrics[final]["usefulness"]["value"], "accuracy": metrics[final]["accuracy"]["value"],
+                        "words_median": metrics[final]["words_median"]["value"], "win_rate_vs_sft": vs_sft["value"],
+                        "win_rate_vs_sft_lc": vs_sft["length_controlled"]}
     write_jsonl(args.out, prompts)
     write_json(args.metrics, metrics)
 

@@ -1,16 +1,15 @@
-"""Stage generate: the SFT model samples generate.n candidate answers per training prompt, batched.
+"""Stage generate@<round>: the round's starting model samples generate.n candidate answers per train prompt, batched.
 
-    python -m stages.generate --base models/base --adapter models/sft --prepared data/prepared \
-        --out data/generated/candidates.jsonl --metrics metrics/generate.json
+    python -m stages.generate --round r1 --base models/base --adapter models/sft --prepared data/prepared \
+        --out data/rounds/r1/candidates.jsonl --metrics metrics/rounds/r1/generate.json
 """
 
 import logging
-import random
 import time
 from pathlib import Path
 
 from ru_selfalign.chat import prompt_text
-from ru_selfalign.generation import generate
+from ru_selfalign.generation import generate, round_prompts
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
 from ru_selfalign.models import load_model, load_tokenizer
 from ru_selfalign.runtime import start_stage
@@ -20,10 +19,12 @@ log = logging.getLogger("generate")
 
 
 def main() -> None:
-    args, params = start_stage("generate", __doc__, ("base", "adapter", "prepared", "out", "metrics"))
-    cfg = params.generate
-    prompts = read_jsonl(Path(args.prepared) / "prompts_train.jsonl")
-    prompts = sorted(random.Random(params.seed).sample(prompts, min(cfg.num_prompts, len(prompts))), key=lambda p: p["prompt_id"])
+    args, params = start_stage("generate", __doc__, ("round", "base", "adapter", "prepared", "out", "metrics"))
+    rnd = params.round(args.round)
+    cfg = rnd.generate
+    prompts = round_prompts(read_jsonl(Path(args.prepared) / "prompts_train.jsonl"), cfg.num_prompts, rnd.prompt_block,
+                            cfg.round_prompts, params.seed, rnd.key)
+    log.info("round %s: %d prompts, %d candidates each, from %s", rnd.key, len(prompts), cfg.n, args.adapter)
     tokenizer = load_tokenizer(args.base)
     texts = [prompt_text(tokenizer, p["messages"]) for p in prompts]
     start = time.perf_counter()

@@ -1,7 +1,8 @@
-"""Stage judge: the SFT model scores every candidate on the five rubric criteria (raw scores, no weighting).
+"""Stage judge@<round>: the round's starting model (the generator itself) scores every candidate on the five rubric
+criteria (raw scores, no weighting).
 
-    python -m stages.judge --base models/base --adapter models/sft --candidates data/generated/candidates.jsonl \
-        --out data/judged/candidates.jsonl --metrics metrics/judge.json
+    python -m stages.judge --round r1 --base models/base --adapter models/sft --candidates data/rounds/r1/candidates.jsonl \
+        --out data/rounds/r1/judged.jsonl --metrics metrics/rounds/r1/judge.json
 """
 
 import logging
@@ -16,8 +17,8 @@ log = logging.getLogger("judge")
 
 
 def main() -> None:
-    args, params = start_stage("judge", __doc__, ("base", "adapter", "candidates", "out", "metrics"))
-    cfg = params.judge
+    args, params = start_stage("judge", __doc__, ("round", "base", "adapter", "candidates", "out", "metrics"))
+    cfg = params.round(args.round).judge
     rows = read_jsonl(args.candidates)
     items = [(r["messages"], c["text"]) for r in rows for c in r["candidates"]]
     tokenizer = load_tokenizer(args.base)

@@ -1,4 +1,5 @@
-"""Stage qa: extractive Russian QA (SberQUAD layout) for base, SFT and DPO: exact match and token F1 with CIs.
+"""Stage qa: extractive Russian QA (SberQUAD layout) for base, SFT and the last round's DPO model ("dpo"): exact
+match and token F1 with CIs.
 
     python -m stages.qa --base models/base --sft models/sft --dpo models/dpo --out data/eval/qa_answers.jsonl \
         --metrics metrics/qa.json
@@ -7,7 +8,7 @@
 import random
 
 from ru_selfalign.chat import prompt_text
-from ru_selfalign.evaluation import MODELS, summarise, word_count
+from ru_selfalign.evaluation import summarise, word_count
 from ru_selfalign.generation import answers_per_model
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
 from ru_selfalign.models import load_tokenizer
@@ -30,9 +31,9 @@ def main() -> None:
     tokenizer = load_tokenizer(args.base)
     prompts = [prompt_text(tokenizer, qa_messages(item)) for item in items]
     metrics = {"items": len(items)}
-    answers = answers_per_model(args.base, dict(zip(MODELS, (None, args.sft, args.dpo))), tokenizer, prompts, cfg.sampling,
-                                cfg.batch_size)
-    for name in MODELS:
+    adapters = {"base": None, "sft": args.sft, "dpo": f"{args.dpo}/{params.final_round.key}"}
+    answers = answers_per_model(args.base, adapters, tokenizer, prompts, cfg.sampling, cfg.batch_size)
+    for name in adapters:
         em, f1, words = [], [], []
         for item, answer in zip(items, answers[name]):
             item[name] = answer["text"]

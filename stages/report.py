@@ -1,7 +1,7 @@
 """Stage report: evaluation report in markdown plus the data behind the evaluation plots.
 
-    python -m stages.report --answers data/eval/answers.jsonl --eval metrics/eval.json --out metrics/report.md \
-        --plots metrics/plots/eval
+    python -m stages.report --answers data/eval/answers.jsonl --eval metrics/eval.json --rounds-metrics metrics/rounds \
+        --out metrics/report.md --plots metrics/plots/eval
 """
 
 from pathlib import Path
@@ -12,11 +12,15 @@ from ru_selfalign.runtime import start_stage
 
 
 def main() -> None:
-    args, params = start_stage("report", __doc__, ("answers", "eval", "out", "plots"))
+    args, params = start_stage("report", __doc__, ("answers", "eval", "rounds_metrics", "out", "plots"))
     answers = read_jsonl(args.answers)
-    write_text(args.out, build_report(read_json(args.eval), answers, params.evaluate.num_examples, params.seed))
+    rounds = {key: {"objective": rnd.dpo.objective, **{name: read_json(Path(args.rounds_metrics) / key / f"{name}.json")
+                                                       for name in ("pairs", "dpo")}}
+              for key, rnd in params.rounds.items()}
+    write_text(args.out, build_report(read_json(args.eval), answers, params.model_names, rounds, params.evaluate.num_examples,
+                                      params.seed))
     with atomic_path(args.plots, is_dir=True) as tmp:
-        for name, rows in plot_rows(answers).items():
+        for name, rows in plot_rows(answers, params.model_names).items():
             write_json(Path(tmp) / f"{name}.json", rows)
 
 

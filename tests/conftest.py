@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import networkx as nx
 import pytest
 import yaml
 
@@ -40,6 +41,18 @@ def sample_trees(n: int = 10) -> list[dict]:
 def write_lines(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def stage_graph(root):
+    """(graph with an edge from each stage to every stage it depends on, {stage name: tracked param keys})."""
+    from dvc.dependency import ParamsDependency
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
+        names = {stage: stage.name for stage in graph.nodes}
+        params = {names[s]: {k for d in s.deps if isinstance(d, ParamsDependency) for k in d.params} for s in graph.nodes}
+        return nx.relabel_nodes(graph, names), params
 
 
 @pytest.fixture

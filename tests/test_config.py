@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from ru_selfalign.config import ConfigError, load_params, parse_params
-from ru_selfalign.presets import deep_merge, preset_params
+from ru_selfalign.config import ConfigError, deep_merge, load_params, parse_params
+from ru_selfalign.presets import preset_params
 
 
 def test_params_yaml_is_valid():
@@ -59,7 +59,26 @@ _DELETE = object()
     ("pairs.min_margin", True, r"pairs\.min_margin must be of type float"),
     ("base_model.source", "torrent", r"base_model\.source: 'torrent' is not allowed"),
     ("data.source", "local", None),
-    ("evaluate.comparisons", ["dpo_vs_dpo"], r"evaluate\.comparisons: 'dpo_vs_dpo'"),
+    ("evaluate.comparisons", ["r2_vs_r2"], r"evaluate\.comparisons: 'r2_vs_r2'"),
+    ("evaluate.comparisons", ["r3_vs_sft"], r"evaluate\.comparisons: 'r3_vs_sft' must read 'X_vs_Y' with X in base/sft/final/r1/r2"),
+    ("dpo.objective", "orpo", r"dpo\.objective: 'orpo' is not allowed; choose one of dpo, simpo"),
+    ("dpo.dpo.loss_type", ["sigmoid", "kto"], r"dpo\.dpo\.loss_type: 'kto' is not allowed; choose one of sigmoid, hinge, ipo"),
+    ("dpo.dpo.loss_type", ["sigmoid_norm"], None),
+    ("dpo.dpo.ld_alpha", 1.5, r"dpo\.dpo\.ld_alpha must be a probability"),
+    ("dpo.dpo.loss_weights", [1.0, 0.5], r"dpo\.dpo\.loss_weights needs one weight per loss_type \(1\)"),
+    ("dpo.dpo.simpo_gamma", 0.5, r"unknown key dpo\.dpo\.simpo_gamma: not a field of DPOConfig"),
+    ("dpo.simpo.loss_type", "ipo", r"dpo\.simpo\.loss_type is always 'simpo'"),
+    ("dpo.simpo.cpo_alpha", -1.0, r"dpo\.simpo\.cpo_alpha must be >= 0"),
+    ("dpo.simpo.beta", 0, r"dpo\.simpo\.beta must be > 0"),
+    ("dpo.trainer.beta", 0.2, r"dpo\.dpo and dpo\.trainer both set \['beta'\]"),
+    ("pairs.length_penalty", -0.5, r"pairs\.length_penalty must be >= 0"),
+    ("generate.round_prompts", "all", r"generate\.round_prompts: 'all' is not allowed; choose one of fresh, resample"),
+    ("iterations.r2.model_in", "models/dpo/r3", r"iterations\.r2\.model_in: 'models/dpo/r3' must be one of \['models/sft', 'models/dpo/r1'\]"),
+    ("iterations.r1.model_in", "models/dpo/r2", r"iterations\.r1\.model_in: 'models/dpo/r2' must be one of \['models/sft'\]"),
+    ("iterations.r2.model_in", "models/sft", None),
+    ("iterations.r2.prompt_block", -1, r"iterations\.r2\.prompt_block must be >= 0"),
+    ("iterations.r2.epochs", 3, r"unknown key iterations\.r2\.epochs; allowed: model_in, prompt_block, generate"),
+    ("iterations", {}, r"iterations must map round names to rounds"),
     ("evaluate.prompt_files", [{"path": "x.jsonl", "text": "prompt"}], r"unknown key evaluate\.prompt_files\[0\]\.text"),
     ("base.seed", "42", r"base\.seed must be an integer"),
     ("sft.enabled", "yes", r"sft\.enabled must be of type bool"),
@@ -98,3 +117,39 @@ def test_launch_must_end_with_the_module_flag(params_raw):
     raw["launch"] = {"train": "accelerate launch --config_file configs/accelerate/multi_gpu.yaml"}
     with pytest.raises(ConfigError, match=r"launch\.train must end with '-m'"):
         parse_params(raw)
+
+
+def test_a_round_overrides_shared_sections_for_itself_only(params_raw):
+    raw = copy.deepcopy(params_raw)
+    raw["iterations"]["r2"]["dpo"] = {"objective": "simpo", "simpo": {"beta": 2.5}}
+    raw["iterations"]["r2"]["generate"] = {"sampling": {"temperature": 0.5}}
+    params = parse_params(raw)
+    r1, r2 = params.round("r1"), params.round("r2")
+    assert (r1.dpo.objective, r2.dpo.objective, r2.dpo.simpo["beta"], r2.dpo.simpo["simpo_gamma"]) == ("dpo", "simpo", 2.5, 1.0)
+    assert r2.generate.sampling["temperature"] == 0.5 and r2.generate.sampling["top_p"] == r1.generate.sampling["top_p"]
+    assert r2.dpo.trainer == r1.dpo.trainer == params.dpo.trainer and (r1.index, r2.index, r2.prompt_block) == (0, 1, 1)
+    assert params.model_names == ["base", "sft", "r1", "r2"] and params.final_round is r2
+    assert params.comparisons() == ["r1_vs_sft", "r2_vs_sft", "final_vs_reference"]
+    raw["iterations"]["r2"]["dpo"] = {"dpo": {"betta": 0.2}}
+    with pytest.raises(ConfigError, match=r"unknown key iterations\.r2\.dpo\.dpo\.betta: not a field of DPOConfig"):
+        parse_params(raw)
+    with pytest.raises(ConfigError, match="iterations has no round 'r9'"):
+        params.round("r9")
+
+
+@pytest.mark.parametrize("name", ["final", "sft", "2", "r 1"])
+def test_round_names_that_would_clash_or_break_paths(params_raw, name):
+    raw = copy.deepcopy(params_raw)
+    raw["iterations"] = {name: {"model_in": "models/sft"}}
+    with pytest.raises(ConfigError, match=r"a round name must be a letter"):
+        parse_params(raw)
+
+
+def test_loss_types_come_from_the_installed_trl():
+    from trl import DPOConfig
+    from trl.experimental.cpo import CPOConfig
+
+    from ru_selfalign.config import trl_choices
+
+    assert {"sigmoid", "ipo", "sigmoid_norm", "sft"} <= set(trl_choices(DPOConfig, "loss_type"))
+    assert "simpo" in trl_choices(CPOConfig, "loss_type")

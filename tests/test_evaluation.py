@@ -4,7 +4,8 @@ import pytest
 from conftest import write_lines
 from ru_selfalign.config import PromptFile
 from ru_selfalign.evaluation import (bootstrap_ci, field_value, is_russian, load_prompt_file, held_out_test_prompts,
-                                     two_order_outcomes, word_count)
+                                     merge_answers, two_order_outcomes, word_count)
+from ru_selfalign.generation import round_prompts
 from ru_selfalign.io import InputError
 
 
@@ -65,3 +66,24 @@ def test_length_controlled_win_rate_removes_a_pure_length_effect():
     # X wins at equal length: the LC rate stays high
     assert length_controlled_win_rate([1.0, 1.0, 1.0, 0.0], [20, 22, 18, 20], [20, 20, 20, 40]) > 0.6
     assert length_controlled_win_rate([1.0, 1.0], [10, 20], [10, 10]) is None
+
+
+def test_fresh_round_prompts_are_disjoint_blocks_and_resample_may_overlap():
+    prompts = [{"prompt_id": f"p{i:02d}"} for i in range(10)]
+    blocks = [round_prompts(prompts, 4, b, "fresh", 7, "r") for b in (0, 1)]
+    ids = [[p["prompt_id"] for p in block] for block in blocks]
+    assert all(len(b) == 4 and b == sorted(b) for b in ids) and not set(ids[0]) & set(ids[1])
+    assert round_prompts(list(reversed(prompts)), 4, 0, "fresh", 7, "r") == blocks[0]  # input order does not matter
+    with pytest.raises(InputError, match=r"iterations\.r3\.prompt_block=2 needs train prompts 8\.\.11 .* there are 10"):
+        round_prompts(prompts, 4, 2, "fresh", 7, "r3")
+    resampled = [round_prompts(prompts, 6, b, "resample", 7, "r") for b in (0, 1)]
+    assert resampled[0] != resampled[1] and {p["prompt_id"] for p in resampled[0]} & {p["prompt_id"] for p in resampled[1]}
+
+
+def test_merge_answers_lines_up_models_by_prompt():
+    row = lambda pid, text: {"id": pid, "messages": [], "reference": None, "answer": {"text": text}}  # noqa: E731
+    merged = merge_answers({"base": [row("a", "1"), row("b", "2")], "r1": [row("a", "3"), row("b", "4")]})
+    assert [(r["id"], r["base"]["text"], r["r1"]["text"]) for r in merged] == [("a", "1", "3"), ("b", "2", "4")]
+    assert "answer" not in merged[0]
+    with pytest.raises(InputError, match="answers of r1 cover other prompts than those of base"):
+        merge_answers({"base": [row("a", "1")], "r1": [row("b", "3")]})

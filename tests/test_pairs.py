@@ -10,7 +10,7 @@ def _cand(text, score, usefulness=None):
     scores = dict.fromkeys(KEYS, float(score))
     if usefulness is not None:
         scores["usefulness"] = float(usefulness)
-    return {"text": text, "scores": scores}
+    return {"text": text, "scores": scores, "n_tokens": len(text)}
 
 
 def _row(pid, *cands):
@@ -75,3 +75,18 @@ def test_human_pairs_from_sibling_ranks_and_their_share():
     mixed = mix_human_pairs(self_pairs, human, share=0.5, seed=0)
     assert [p["source"] for p in mixed].count("human") == 3 and mixed[:3] == self_pairs
     assert len(mix_human_pairs(self_pairs, human, share=0.9, seed=0)) == 3 + 7  # capped by what exists
+
+
+def test_length_penalty_prefers_the_shorter_of_similarly_rated_answers_but_never_a_useless_one():
+    judged = [_row("tie", _cand("a much longer answer", 4.1), _cand("short", 4), _cand("mid answer", 2)),
+              _row("useless", _cand("x", 4, usefulness=2), _cand("a long rambling reply", 4.2))]
+    plain, _ = build_preference_pairs(judged, WEIGHTS, min_margin=0.1, min_usefulness=3)
+    penalised, stats = build_preference_pairs(judged, WEIGHTS, min_margin=0.1, min_usefulness=3, length_penalty=1.0)
+    assert plain[0]["chosen"][0]["content"] == "a much longer answer"
+    tie = penalised[0]
+    assert (tie["chosen"][0]["content"], tie["rejected"][0]["content"]) == ("short", "mid answer")
+    # reward - 1.0 x tokens / longest: longer 4.1 - 20/20, short 4 - 5/20, mid 2 - 10/20
+    assert tie["reward_chosen"] == pytest.approx(3.75) and tie["reward_rejected"] == pytest.approx(1.5)
+    assert (tie["chosen_tokens"], tie["rejected_tokens"]) == (5, 10)
+    # the penalty lifts the 1-token "x" above the long reply, but its usefulness (2) is below the floor
+    assert len(penalised) == 1 and stats["skipped_useless_chosen"] == 1

@@ -8,12 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import networkx as nx
 import psutil
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, stage_graph
 from ru_selfalign.presets import repository_copy
 
 pytestmark = pytest.mark.slow
@@ -42,22 +43,28 @@ def repo(tmp_path_factory):
 
 
 def test_pipeline_outputs(repo):
-    for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/adapter_config.json",
-                "data/pairs/train.jsonl", "data/eval/answers.jsonl", "dvclive/sft/plots/metrics/loss.tsv",
-                "dvclive/dpo/plots/metrics/rewards/margins.tsv", "metrics/plots/eval/lengths.json", "metrics/plots/eval/scores.json", "metrics/judge_agreement.json"):
+    for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/r1/adapter_config.json",
+                "models/dpo/r2/adapter_config.json", "data/rounds/r1/pairs.jsonl", "data/rounds/r2/pairs.jsonl",
+                "data/eval/answers.jsonl", "dvclive/sft/plots/metrics/loss.tsv", "dvclive/dpo/r2/plots/metrics/rewards/margins.tsv",
+                "metrics/plots/eval/lengths.json", "metrics/plots/eval/progress.json", "metrics/judge_agreement.json"):
         assert (repo / out).is_file(), out
     prepare = json.loads((repo / "metrics/prepare.json").read_text())
     assert prepare["splits"]["train"]["replies"] > 0 and prepare["dropped"]["deleted"] > 0
-    judged = [json.loads(line) for line in (repo / "data/judged/candidates.jsonl").read_text().splitlines()]
+    rounds = [[json.loads(line)["prompt_id"] for line in (repo / f"data/rounds/{key}/judged.jsonl").read_text().splitlines()]
+              for key in ("r1", "r2")]
+    assert len(rounds[0]) == len(rounds[1]) == 4 and not set(rounds[0]) & set(rounds[1])  # fresh prompts per round
+    judged = [json.loads(line) for line in (repo / "data/rounds/r2/judged.jsonl").read_text().splitlines()]
     assert all(1 <= s <= 5 for row in judged for c in row["candidates"] for s in c["scores"].values())
     evaluation = json.loads((repo / "metrics/eval.json").read_text())
-    for model in ("base", "sft", "dpo"):
+    for model in ("base", "sft", "r1", "r2"):
         assert 1 <= evaluation[model]["usefulness"]["value"] <= 5
-    assert 0 <= evaluation["win_rate"]["dpo_vs_sft"]["value"] <= 1
+    assert {"r1_vs_sft", "r2_vs_sft", "final_vs_reference"} == set(evaluation["win_rate"])
+    assert evaluation["final"]["win_rate_vs_sft"] == evaluation["win_rate"]["r2_vs_sft"]["value"]
     qa = json.loads((repo / "metrics/qa.json").read_text())
     assert qa["items"] == 4 and 0 <= qa["dpo"]["token_f1"]["value"] <= 1
     report = (repo / "metrics/report.md").read_text()
     assert "| Полезность (usefulness) |" in report and report.count("**Prompt:**") == 3
+    assert "| metric | base | sft | r1 | r2 |" in report and "| r2 | dpo |" in report
 
 
 def test_exported_model_loads_and_answers(repo):
@@ -82,25 +89,23 @@ def test_second_repro_runs_nothing_and_status_is_clean(repo):
     assert "Running stage" not in out, out
 
 
-def _descendants(changed: set[str]) -> set[str]:
-    """Stages that must rerun: those with changed params/deps plus everything downstream in dvc.yaml."""
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    outs = {name: {o if isinstance(o, str) else next(iter(o)) for o in spec.get("outs", [])} for name, spec in stages.items()}
-    stale, grew = set(changed), True
-    while grew:
-        grew = False
-        for name, spec in stages.items():
-            if name not in stale and any(d in outs[s] for s in stale for d in spec.get("deps", [])):
-                stale.add(name)
-                grew = True
-    return stale
+def _downstream(repo: Path, changed: set[str]) -> set[str]:
+    """Stages that must rerun: those with changed params/deps plus every stage that depends on them (DVC's graph)."""
+    graph, _ = stage_graph(repo)
+    return set(changed).union(*(nx.ancestors(graph, stage) for stage in changed))
+
+
+ROUND2 = {"generate@r2", "judge@r2", "pairs@r2", "dpo@r2", "answer_round@r2", "evaluate", "report", "qa", "export"}
+FROM_ROUND1 = ROUND2 | {"generate@r1", "judge@r1", "pairs@r1", "dpo@r1", "answer_round@r1"}
+FROM_SFT = FROM_ROUND1 | {"sft", "agreement", "answer@sft"}
 
 
 @pytest.mark.parametrize("key, value, expected", [
-    ("pairs.min_margin", 0.25, {"pairs", "dpo", "evaluate", "report", "qa", "export"}),
-    ("sft.lora.r", 2, {"sft", "generate", "judge", "agreement", "pairs", "dpo", "evaluate", "report", "qa", "export"}),
-    ("select.min_quality", 0.8, {"select", "sft", "generate", "judge", "agreement", "pairs", "dpo", "evaluate", "report",
-                                 "qa", "export"}),
+    ("iterations.r2.prompt_block", 3, ROUND2),  # a round-2 change leaves round 1 alone
+    ("pairs.min_margin", 0.25, FROM_ROUND1 - {"generate@r1", "judge@r1"}),
+    ("dpo.dpo.beta", 0.3, FROM_ROUND1 - {"generate@r1", "judge@r1", "pairs@r1"}),
+    ("sft.lora.r", 2, FROM_SFT),
+    ("select.min_quality", 0.8, FROM_SFT | {"select"}),
 ])
 def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value, expected):
     params_file = repo / "params.yaml"
@@ -116,22 +121,21 @@ def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value
         changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
     finally:
         params_file.write_text(original)
-    assert _descendants(changed) == expected
-    assert not changed & {"base_model", "prepare"}
+    assert _downstream(repo, changed) == expected
+    assert not changed & {"base_model", "prepare", "answer@base"}
 
 
-def test_exp_run_with_set_param_shows_in_exp_show_and_metrics_diff(repo):
-    margins = sorted(json.loads(line)["margin"] for line in (repo / "data/pairs/train.jsonl").read_text().splitlines())
-    assert len(set(margins)) > 1, "the smoke judge should give distinct margins"
-    threshold = (margins[0] + margins[-1]) / 2  # keeps some pairs, drops others
-    out = dvc("exp", "run", "-S", f"pairs.min_margin={threshold}", cwd=repo).stdout
+def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(repo):
+    out = dvc("exp", "run", "-S", "dpo.objective=simpo", cwd=repo).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    # downstream stages whose inputs came out byte-identical are skipped by DVC, hence a range
-    assert {"pairs", "dpo", "evaluate", "qa", "export"} <= ran <= {"pairs", "dpo", "evaluate", "report", "qa", "export"}, out
+    # round 1's data and the base / SFT answers come from DVC's cache; downstream stages whose inputs came out
+    # byte-identical are skipped, hence a range
+    assert {"dpo@r1", "generate@r2", "judge@r2", "dpo@r2", "answer_round@r1", "answer_round@r2", "evaluate"} <= ran <= FROM_ROUND1 - {
+        "generate@r1", "judge@r1", "pairs@r1"}, out
     show = dvc("exp", "show", "--csv", cwd=repo).stdout
-    assert "pairs.min_margin" in show and str(threshold)[:6] in show
+    assert "dpo.objective" in show and "simpo" in show and "metrics/eval.json:final.words_median" in show
     diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
-    assert diff["metrics/pairs.json"]["pairs"]["new"] < diff["metrics/pairs.json"]["pairs"]["old"]
+    assert diff["metrics/rounds/r1/dpo.json"]["train_loss"]["new"] != diff["metrics/rounds/r1/dpo.json"]["train_loss"]["old"]
 
 
 def _snapshot(repo: Path) -> dict:
@@ -166,8 +170,8 @@ def _close(a, b) -> bool:
 
 def test_killed_stage_leaves_no_output_and_repro_recovers_identically(repo):
     before = _snapshot(repo)
-    target = repo / "data/generated/candidates.jsonl"
-    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--force", "--single-item", "generate"], cwd=repo,
+    target = repo / "data/rounds/r1/candidates.jsonl"
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--force", "--single-item", "generate@r1"], cwd=repo,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(repo)})
     deadline = time.time() + 120
     stage = None

@@ -33,8 +33,10 @@ def test_model_card_is_filled_from_the_run():
     params = load_params(REPO / "params.yaml")
     stat = {"value": 3.5, "ci_low": 3.0, "ci_high": 4.0}
     metrics = {"prepare": {"splits": {"train": {"replies": 10}}, "dropped": {"deleted": 2}}, "sft": {"examples": 7},
-               "pairs": {"pairs": 5}, "eval": {m: {"usefulness": stat, "brevity": stat, "accuracy": stat,
-                                                   "words_median": {"value": 12}} for m in ("base", "sft", "dpo")}}
+               "rounds": {"r1": {"pairs": 5}, "r2": {"pairs": 4}},
+               "eval": {m: {"usefulness": stat, "brevity": stat, "accuracy": stat, "words_median": {"value": 12}}
+                        for m in ("base", "sft", "r1", "r2")}}
     card = model_card("dpo", params, metrics)
-    assert "synthetic Russian sample" in card and "| dpo | 3.50 | 3.50 | 3.50 | 12 |" in card
-    assert '"train": 10' in card and "SFT examples: 7; preference pairs: 5" in card and "Полезность" in card
+    assert "synthetic Russian sample" in card and "| r2 | 3.50 | 3.50 | 3.50 | 12 |" in card
+    assert '"train": 10' in card and 'SFT examples: 7; preference pairs per round: {"r1": 5, "r2": 4}' in card
+    assert "Полезность" in card and "objective `dpo`" in card

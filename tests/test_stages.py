@@ -51,9 +51,9 @@ def test_select_threshold_that_keeps_nothing_names_param_and_rows(tmp_path):
 def test_pairs_margin_that_keeps_nothing_names_the_params(tmp_path):
     scores = lambda v: dict.fromkeys(("brevity", "usefulness", "accuracy", "clarity", "conciseness"), v)  # noqa: E731
     judged = write_lines(tmp_path / "judged.jsonl", [{"prompt_id": "p", "messages": [], "candidates": [
-        {"text": "a", "scores": scores(3.0)}, {"text": "b", "scores": scores(3.2)}]}])
+        {"text": "a", "scores": scores(3.0), "n_tokens": 1}, {"text": "b", "scores": scores(3.2), "n_tokens": 1}]}])
     out = tmp_path / "pairs.jsonl"
-    proc = run_stage("pairs", ["--judged", str(judged), "--calibrator", "unused", "--prepared", "unused", "--out", str(out),
+    proc = run_stage("pairs", ["--round", "r1", "--judged", str(judged), "--calibrator", "unused", "--prepared", "unused", "--out", str(out),
                                "--metrics", str(tmp_path / "m.json")],
                      tmp_path, pairs__min_margin=1.0)
     assert proc.returncode != 0
@@ -86,11 +86,11 @@ def test_prepare_errors_name_the_problem(tmp_path, content, message):
 def test_pairs_metrics_count_self_and_human_pairs(tmp_path):
     scores = lambda v: dict.fromkeys(("brevity", "usefulness", "accuracy", "clarity", "conciseness"), v)  # noqa: E731
     judged = write_lines(tmp_path / "judged.jsonl", [{"prompt_id": f"p{i}", "messages": [], "candidates": [
-        {"text": "a", "scores": scores(2.0)}, {"text": "b", "scores": scores(4.0)}]} for i in range(2)])
+        {"text": "a", "scores": scores(2.0), "n_tokens": 1}, {"text": "b", "scores": scores(4.0), "n_tokens": 1}]} for i in range(2)])
     prepared = tmp_path / "prepared"
     prepared.mkdir()
     write_lines(prepared / "train.jsonl", [{**_reply(i, 0.9), "prompt_id": "h", "rank": i, "reply": f"r{i}"} for i in range(2)])
-    args = ["--judged", str(judged), "--calibrator", "unused", "--prepared", str(prepared), "--out", str(tmp_path / "p.jsonl"),
+    args = ["--round", "r1", "--judged", str(judged), "--calibrator", "unused", "--prepared", str(prepared), "--out", str(tmp_path / "p.jsonl"),
             "--metrics", str(tmp_path / "m.json")]
     proc = run_stage("pairs", args, tmp_path, pairs__human_pairs=True, pairs__human_share=0.5)
     assert proc.returncode == 0, proc.stderr[-2000:]

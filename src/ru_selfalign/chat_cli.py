@@ -1,4 +1,4 @@
-"""Talk to any stage's model: ``python -m ru_selfalign.chat_cli --model models/dpo``.
+"""Talk to any stage's model: ``python -m ru_selfalign.chat_cli`` (the last round's model) or ``--model models/sft``.
 
 ``--model`` is a stage folder (a LoRA adapter from sft/dpo, or the passthrough of ``sft.enabled: false``),
 a plain HF model folder (``models/base``, an exported model) or a Hub id (online). The answer streams
@@ -48,7 +48,7 @@ def reply(model, tokenizer, history: list[dict], sampling: dict, stream) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="models/dpo")
+    parser.add_argument("--model", help="default: the last self-rewarding round's model, models/dpo/<round> (params.yaml)")
     parser.add_argument("--base", help="base model folder for an adapter (default: the one it was trained on)")
     parser.add_argument("--prompt", help="answer this once and exit")
     parser.add_argument("--max-new-tokens", type=int, default=128)
@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top-p", type=float, default=0.95)
     parser.add_argument("--repetition-penalty", type=float, default=1.1)
     args = parser.parse_args(argv)
+    if args.model is None:
+        from .config import load_params
+
+        args.model = f"models/dpo/{load_params().final_round.key}"
 
     base, adapter = resolve(args.model, args.base)
     tokenizer = load_tokenizer(base)

@@ -1,13 +1,19 @@
 """Read ``params.yaml`` once into typed sections; every bad key or value is named in the error.
 
 Sub-sections that feed a library object (``sft.lora`` → ``LoraConfig``, ``sft.trainer`` →
-``SFTConfig``, ``dpo.trainer`` → ``DPOConfig``, ``*.sampling`` → ``model.generate``) are checked
-against that object's own fields, so a misspelt key fails here, not an hour into training.
+``SFTConfig``, ``dpo.dpo`` → ``DPOConfig``, ``dpo.simpo`` → trl's ``CPOConfig``, ``*.sampling`` →
+``model.generate``) are checked against that object's own fields, and option values such as
+``loss_type`` against the installed trl, so a misspelt key fails here, not an hour into training.
+
+``iterations`` lists the self-rewarding rounds; each round may override the shared ``generate``,
+``judge``, ``pairs`` and ``dpo`` sections for itself, and the merged result is validated the same way.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -102,13 +108,15 @@ class SftParams:
 @dataclass(frozen=True)
 class GenerateParams:
     n: int = 4
-    num_prompts: int = 32
+    num_prompts: int = 32  # per round
     batch_size: int = 16
     sampling: dict = field(default_factory=dict)
     engine: str = "hf"  # hf (transformers, everywhere) | vllm (GPU, vllm installed)
+    round_prompts: str = "fresh"  # fresh: rounds with different prompt_block share no prompt | resample
 
     def check(self, key: str) -> None:
         _choice(f"{key}.engine", self.engine, ("hf", "vllm"))
+        _choice(f"{key}.round_prompts", self.round_prompts, ("fresh", "resample"))
         _positive(f"{key}.n", self.n)
         _positive(f"{key}.num_prompts", self.num_prompts)
         _positive(f"{key}.batch_size", self.batch_size)
@@ -160,10 +168,13 @@ class PairsParams:
     min_usefulness: float = 3.0
     human_pairs: bool = False  # add best- vs worst-ranked oasst sibling replies (train split)
     human_share: float = 0.5  # their share of all pairs when human_pairs is on
+    length_penalty: float = 0.0  # R-DPO-style: reward - length_penalty x (tokens / longest candidate's tokens)
 
     def check(self, key: str) -> None:
         _choice(f"{key}.reward", self.reward, ("weighted", "calibrated"))
         _fraction(f"{key}.human_share", self.human_share)
+        if self.length_penalty < 0:
+            raise ConfigError(f"{key}.length_penalty must be >= 0 (0 = off), got {self.length_penalty}")
         names = tuple(c.key for c in CRITERIA)
         for name, weight in self.weights.items():
             _choice(f"{key}.weights", name, names)
@@ -181,13 +192,49 @@ class PairsParams:
 
 @dataclass(frozen=True)
 class DpoParams:
+    """Preference optimisation. ``trainer`` holds what both objectives share (learning rate, epochs, batch,
+    max_length); ``dpo`` goes to trl's ``DPOConfig`` (beta, loss_type, ld_alpha, ...) and ``simpo`` to trl's
+    ``CPOConfig`` with ``loss_type: simpo`` (beta, simpo_gamma, cpo_alpha)."""
+
+    objective: str = "dpo"  # dpo (DPOTrainer, the round's starting model is the reference) | simpo (CPOTrainer)
     lora: dict = field(default_factory=dict)  # only used when sft.enabled is false (no adapter to continue)
     trainer: dict = field(default_factory=dict)
+    dpo: dict = field(default_factory=dict)
+    simpo: dict = field(default_factory=dict)
 
     def check(self, key: str) -> None:
         from trl import DPOConfig
+        from trl.experimental.cpo import CPOConfig
 
+        _choice(f"{key}.objective", self.objective, ("dpo", "simpo"))
         _lora_and_trainer_keys(key, self.lora, self.trainer, DPOConfig)
+        _library_keys(f"{key}.trainer", self.trainer, CPOConfig, reserved=RESERVED_TRAINER_KEYS)
+        for name, values, cls in (("dpo", self.dpo, DPOConfig), ("simpo", self.simpo, CPOConfig)):
+            _library_keys(f"{key}.{name}", values, cls, reserved=RESERVED_TRAINER_KEYS)
+            if both := sorted(set(values) & set(self.trainer)):
+                raise ConfigError(f"{key}.{name} and {key}.trainer both set {both}; set each option in one place")
+        losses = self.dpo.get("loss_type", ["sigmoid"])
+        losses = [losses] if isinstance(losses, str) else losses
+        for loss in losses:
+            _choice(f"{key}.dpo.loss_type", loss, trl_choices(DPOConfig, "loss_type"))
+        weights = self.dpo.get("loss_weights")
+        if weights is not None and len(weights) != len(losses):
+            raise ConfigError(f"{key}.dpo.loss_weights needs one weight per loss_type ({len(losses)}), got {weights}")
+        if self.dpo.get("ld_alpha") is not None:
+            _fraction(f"{key}.dpo.ld_alpha", self.dpo["ld_alpha"])
+        if self.simpo.get("loss_type", "simpo") != "simpo":
+            raise ConfigError(f"{key}.simpo.loss_type is always 'simpo' (other CPO losses are not an objective here)")
+        if self.simpo.get("cpo_alpha", 0.0) < 0:
+            raise ConfigError(f"{key}.simpo.cpo_alpha must be >= 0 (0 = pure SimPO, > 0 adds CPO's NLL term)")
+        for name in ("dpo", "simpo"):
+            if getattr(self, name).get("beta", 1.0) <= 0:
+                raise ConfigError(f"{key}.{name}.beta must be > 0, got {getattr(self, name)['beta']}")
+
+
+def trl_choices(cls, name: str) -> tuple[str, ...]:
+    """The values the installed trl accepts for option ``name`` of ``cls`` (its ``choices``, else its help text)."""
+    meta = {f.name: f for f in dataclasses.fields(cls)}[name].metadata
+    return tuple(meta.get("choices") or re.findall(r"`'(\w+)'`", meta.get("help", "")))
 
 
 @dataclass(frozen=True)
@@ -205,16 +252,11 @@ class EvaluateParams:
     max_prompts: int = 48
     batch_size: int = 16
     sampling: dict = field(default_factory=dict)
-    comparisons: list[str] = field(default_factory=lambda: ["dpo_vs_sft", "dpo_vs_reference"])
+    comparisons: list[str] = field(default_factory=lambda: ["final_vs_reference"])  # besides every <round>_vs_sft
     num_examples: int = 10
     bootstrap: int = 1000
 
     def check(self, key: str) -> None:
-        models = ("base", "sft", "dpo", "reference")
-        for item in self.comparisons:
-            x, _, y = item.partition("_vs_")
-            if x not in models[:3] or y not in models or x == y:
-                raise ConfigError(f"{key}.comparisons: {item!r} must read 'X_vs_Y' with X in base/sft/dpo and Y in {'/'.join(models)}")
         for i, spec in enumerate(self.prompt_files):
             _dataclass_from_dict(PromptFile, spec, f"{key}.prompt_files[{i}]")
         _positive(f"{key}.max_prompts", self.max_prompts)
@@ -251,7 +293,7 @@ class ExportParams:
     dtype: str = "float32"
 
     def check(self, key: str) -> None:
-        _choice(f"{key}.model", self.model, ("sft", "dpo"))
+        _choice(f"{key}.model", self.model, ("sft", "dpo"))  # dpo = the last round's model
         _choice(f"{key}.dtype", self.dtype, ("float32", "bfloat16", "float16"))
 
 
@@ -269,6 +311,34 @@ class LaunchParams:
         if self.train.split()[-1:] not in (["-m"], ["--module"]):
             raise ConfigError(f"{key}.train must end with '-m' (it is followed by the stage's module name), "
                               f"got {self.train!r}; e.g. accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m")
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    """One self-rewarding round: generate -> judge -> pairs -> dpo, starting from ``model_in``."""
+
+    model_in: str  # generator, judge and starting point: models/sft or models/dpo/<an earlier round>
+    prompt_block: int = 0  # which num_prompts-sized block of train prompts (generate.round_prompts says how)
+    generate: dict = field(default_factory=dict)  # overrides of the shared sections, for this round only
+    judge: dict = field(default_factory=dict)
+    pairs: dict = field(default_factory=dict)
+    dpo: dict = field(default_factory=dict)
+
+
+ROUND_SECTIONS = ("generate", "judge", "pairs", "dpo")
+MODEL_NAMES = ("base", "sft", "reference", "final")  # names a round key may not take (evaluation uses them)
+
+
+@dataclass(frozen=True)
+class Round:
+    key: str
+    index: int  # 0 for the first round
+    model_in: str
+    prompt_block: int
+    generate: GenerateParams
+    judge: JudgeParams
+    pairs: PairsParams
+    dpo: DpoParams
 
 
 SECTIONS: dict[str, type] = {
@@ -293,12 +363,32 @@ SECTIONS: dict[str, type] = {
 class Params:
     seed: int
     sections: dict
+    rounds: dict = field(default_factory=dict)  # round key -> Round, in run order
 
     def __getattr__(self, name):
         try:
             return self.sections[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def round(self, key: str) -> Round:
+        if key not in self.rounds:
+            raise ConfigError(f"iterations has no round {key!r}; rounds: {', '.join(self.rounds)}")
+        return self.rounds[key]
+
+    @property
+    def final_round(self) -> Round:
+        return list(self.rounds.values())[-1]
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model the evaluation compares, in order: base, sft, then one per round."""
+        return ["base", "sft", *self.rounds]
+
+    def comparisons(self) -> list[str]:
+        """Win rates to compute: every round against SFT, then ``evaluate.comparisons`` (``final`` = last round)."""
+        return [f"{key}_vs_sft" for key in self.rounds] + [c for c in self.evaluate.comparisons
+                                                          if c not in {f"{k}_vs_sft" for k in self.rounds}]
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
@@ -309,8 +399,8 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
 
 
 def parse_params(raw: dict) -> Params:
-    if unknown := set(raw) - set(SECTIONS) - {"base"}:
-        raise ConfigError(f"unknown section(s) {sorted(unknown)} in params; allowed: base, {', '.join(SECTIONS)}")
+    if unknown := set(raw) - set(SECTIONS) - {"base", "iterations"}:
+        raise ConfigError(f"unknown section(s) {sorted(unknown)} in params; allowed: base, iterations, {', '.join(SECTIONS)}")
     base = raw.get("base") or {}
     if not isinstance(base.get("seed"), int) or isinstance(base.get("seed"), bool):
         raise ConfigError(f"base.seed must be an integer, got {base.get('seed')!r}")
@@ -323,7 +413,53 @@ def parse_params(raw: dict) -> Params:
         section = _dataclass_from_dict(cls, raw[name] or {}, name)
         section.check(name)
         sections[name] = section
-    return Params(seed=base["seed"], sections=sections)
+    rounds = _parse_rounds(raw.get("iterations"), raw)
+    _check_comparisons(sections["evaluate"].comparisons, rounds)
+    return Params(seed=base["seed"], sections=sections, rounds=rounds)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Mappings merge key by key; anything else (lists included) is replaced whole."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _parse_rounds(iterations, raw: dict) -> dict[str, Round]:
+    if not isinstance(iterations, dict) or not iterations:
+        raise ConfigError("iterations must map round names to rounds (e.g. r1: {model_in: models/sft, prompt_block: 0})")
+    rounds: dict[str, Round] = {}
+    for index, (name, spec) in enumerate(iterations.items()):
+        key = f"iterations.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name) or name in MODEL_NAMES:
+            raise ConfigError(f"{key}: a round name must be a letter then letters/digits/_/- and none of "
+                              f"{', '.join(MODEL_NAMES)} (it becomes a path and a model name)")
+        spec = _dataclass_from_dict(RoundSpec, spec or {}, key)
+        allowed = ["models/sft"] + [f"models/dpo/{k}" for k in rounds]
+        if spec.model_in not in allowed:
+            raise ConfigError(f"{key}.model_in: {spec.model_in!r} must be one of {allowed} (the SFT model or an earlier "
+                              "round's DPO model)")
+        _positive(f"{key}.prompt_block", spec.prompt_block, allow_zero=True)
+        merged = {}
+        for section in ROUND_SECTIONS:
+            values = deep_merge(raw[section] or {}, getattr(spec, section))
+            merged[section] = _dataclass_from_dict(SECTIONS[section], values, f"{key}.{section}")
+            merged[section].check(f"{key}.{section}" if getattr(spec, section) else section)
+        rounds[name] = Round(key=name, index=index, model_in=spec.model_in, prompt_block=spec.prompt_block, **merged)
+    return rounds
+
+
+def _check_comparisons(comparisons: list[str], rounds: dict) -> None:
+    models = ("base", "sft", "final", *rounds)
+    for item in comparisons:
+        x, _, y = item.partition("_vs_")
+        if x not in models or y not in (*models, "reference") or x == y:
+            raise ConfigError(f"evaluate.comparisons: {item!r} must read 'X_vs_Y' with X in {'/'.join(models)} and Y "
+                              f"in {'/'.join(models)}/reference")
 
 
 def _dataclass_from_dict(cls, data: dict, key: str):

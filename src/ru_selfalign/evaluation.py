@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import re
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
-
-MODELS = ("base", "sft", "dpo")  # the models every evaluation compares, in report order
 
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
@@ -82,6 +82,36 @@ def load_prompt_file(spec) -> list[dict]:
         reference = field_value(record, spec.reference_field) if spec.reference_field else None
         rows.append({"id": str(field_value(record, spec.id_field) or f"{spec.path}:{lineno}"),
                      "source": spec.path, "messages": [{"role": "user", "content": text}], "reference": reference})
+    return rows
+
+
+def eval_prompts(cfg, prepared_dir: str | Path, seed: int) -> list[dict]:
+    """The held-out prompts every model answers: the test split's prompts and the user files, at most ``max_prompts``
+    of them chosen by seed. Each ``{"id", "source", "messages", "reference"}``."""
+    from .io import read_jsonl
+
+    prompts = []
+    if cfg.test_split:
+        prepared = Path(prepared_dir)
+        prompts += held_out_test_prompts(read_jsonl(prepared / "prompts_test.jsonl"), read_jsonl(prepared / "test.jsonl"))
+    for spec in cfg.prompt_file_specs:
+        prompts += load_prompt_file(spec)
+    if len(prompts) > cfg.max_prompts:
+        prompts = random.Random(seed).sample(prompts, cfg.max_prompts)
+    return prompts
+
+
+def merge_answers(per_model: dict[str, list[dict]]) -> list[dict]:
+    """One row per prompt with every model's answer under the model's name; all files must cover the same prompts."""
+    from .io import InputError
+
+    names = list(per_model)
+    rows = [{k: v for k, v in r.items() if k != "answer"} for r in per_model[names[0]]]
+    for name in names:
+        if [r["id"] for r in per_model[name]] != [r["id"] for r in rows]:
+            raise InputError(f"answers of {name} cover other prompts than those of {names[0]}; rerun its answer stage")
+        for row, r in zip(rows, per_model[name]):
+            row[name] = r["answer"]
     return rows
 
 

@@ -18,7 +18,8 @@ tags: [dpo, lora, self-rewarding, russian]
 
 A causal LM aligned to answer **Russian** instructions **briefly and usefully**, produced by the
 ru-selfalign pipeline: LoRA SFT on human-rated oasst-format replies, self-generated candidates judged by
-the model itself on five criteria ({criteria}), DPO on best-vs-worst pairs. This folder holds the
+the model itself on five criteria ({criteria}), preference optimisation on best-vs-worst pairs, repeated
+in self-rewarding rounds (each round's model generates and judges the next round's data). This folder holds the
 `{stage}` adapter merged into the base weights (plain `AutoModelForCausalLM.from_pretrained`).
 
 ## Base model and provenance
@@ -29,11 +30,11 @@ the model itself on five criteria ({criteria}), DPO on best-vs-worst pairs. This
 ## Data
 - Source: `{data_source}`. {data_note}
 - Prepared replies per split: {splits}; dropped messages: {dropped}.
-- SFT examples: {sft_examples}; preference pairs: {pairs}.
+- SFT examples: {sft_examples}; preference pairs per round: {pairs}.
 
 ## Training
 - SFT LoRA: `{sft_lora}`; trainer: `{sft_trainer}`.
-- DPO trainer: `{dpo_trainer}`.
+- Preference optimisation: objective `{objective}` (`{objective_options}`); trainer: `{dpo_trainer}`.
 
 ## Evaluation (held-out prompts, judged by the base model; 95% bootstrap intervals)
 {eval_table}
@@ -46,11 +47,12 @@ guarantee of correct facts. Not for advice in medicine, law or finance.
 
 
 def model_card(stage: str, params, metrics: dict) -> str:
-    """Model card text from the run's params and metrics files (dicts as the stages wrote them)."""
+    """Model card text from the run's params and metrics files (dicts as the stages wrote them; ``metrics["rounds"]``
+    maps each round to its pairs metrics)."""
     spec, data = params.base_model, params.data
     evaluation = metrics.get("eval", {})
     rows = ["| model | usefulness | brevity | accuracy | words (median) |", "|---|---|---|---|---|"]
-    for m in ("base", "sft", "dpo"):
+    for m in params.model_names:
         if m in evaluation:
             e = evaluation[m]
             rows.append(f"| {m} | {e['usefulness']['value']:.2f} | {e['brevity']['value']:.2f} | "
@@ -65,7 +67,10 @@ def model_card(stage: str, params, metrics: dict) -> str:
         if data.source == "local" else "OpenAssistant oasst1, Russian messages.",
         splits=json.dumps({k: v["replies"] for k, v in prepare.get("splits", {}).items()}),
         dropped=json.dumps(prepare.get("dropped", {}), ensure_ascii=False),
-        sft_examples=metrics.get("sft", {}).get("examples"), pairs=metrics.get("pairs", {}).get("pairs"),
+        sft_examples=metrics.get("sft", {}).get("examples"),
+        pairs=json.dumps({key: m.get("pairs") for key, m in metrics.get("rounds", {}).items()}),
+        objective=params.final_round.dpo.objective,
+        objective_options=json.dumps(getattr(params.final_round.dpo, params.final_round.dpo.objective)),
         sft_lora=json.dumps(params.sft.lora), sft_trainer=json.dumps(params.sft.trainer),
-        dpo_trainer=json.dumps(params.dpo.trainer), eval_table="\n".join(rows),
+        dpo_trainer=json.dumps(params.final_round.dpo.trainer), eval_table="\n".join(rows),
     )

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 
 import torch
 from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
+
+
+def round_prompts(prompts: list[dict], num: int, block: int, mode: str, seed: int, key: str) -> list[dict]:
+    """The train prompts of one self-rewarding round, sorted by id.
+
+    ``fresh``: block ``b`` is the b-th slice of ``num`` prompts of one seeded shuffle, so rounds with different
+    blocks never share a prompt. ``resample``: an independent sample seeded by ``seed + block`` (rounds may overlap).
+    """
+    from .io import InputError
+
+    ordered = sorted(prompts, key=lambda p: p["prompt_id"])
+    if mode == "resample":
+        chosen = random.Random(seed + block).sample(ordered, min(num, len(ordered)))
+    else:
+        random.Random(seed).shuffle(ordered)
+        chosen = ordered[block * num:(block + 1) * num]
+        if block > 0 and len(chosen) < num:
+            raise InputError(f"iterations.{key}.prompt_block={block} needs train prompts {block * num}..{(block + 1) * num - 1} "
+                             f"(generate.num_prompts={num}, generate.round_prompts=fresh), but there are {len(ordered)}; "
+                             "lower generate.num_prompts or use generate.round_prompts: resample")
+    return sorted(chosen, key=lambda p: p["prompt_id"])
 
 
 def answers_per_model(base: str, adapters: dict[str, str | None], tokenizer, prompts: list[str], sampling: dict,

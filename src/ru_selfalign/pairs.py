@@ -8,13 +8,15 @@ from .rubric import weighted_reward
 
 
 def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_margin: float,
-                           min_usefulness: float, reward_fn=None) -> tuple[list[dict], Counter]:
+                           min_usefulness: float, reward_fn=None, length_penalty: float = 0.0) -> tuple[list[dict], Counter]:
     """One DPO pair per prompt at most, plus counts of why prompts gave none.
 
     ``judged`` rows: ``{"prompt_id", "messages", "candidates": [{"text", "scores"|None, ...}]}``.
     A candidate whose verdict could not be read (``scores`` None) never enters a pair. The chosen
     answer must reach ``min_usefulness`` on Полезность, so brevity never wins by being useless.
-    ``reward_fn(scores, text)`` replaces the weighted mean (e.g. the calibrated reward).
+    ``reward_fn(scores, text)`` replaces the weighted mean (e.g. the calibrated reward). ``length_penalty``
+    (R-DPO style) subtracts alpha x tokens / the longest candidate's tokens for the same prompt, so among
+    equally rated answers the shorter one is chosen; the usefulness floor still applies to the raw score.
     """
     if reward_fn is None:
         reward_fn = lambda scores, _text: weighted_reward(scores, weights)  # noqa: E731
@@ -31,6 +33,9 @@ def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_ma
         if len(scored) < 2:
             stats["skipped_fewer_than_2_distinct"] += 1
             continue
+        if length_penalty:
+            longest = max(1, *(c["n_tokens"] for _, c in scored))
+            scored = [(r - length_penalty * c["n_tokens"] / longest, c) for r, c in scored]
         scored.sort(key=lambda rc: rc[0])
         (r_worst, worst), (r_best, best) = scored[0], scored[-1]
         if r_best - r_worst < min_margin:
@@ -49,6 +54,8 @@ def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_ma
             "reward_chosen": round(r_best, 4),
             "reward_rejected": round(r_worst, 4),
             "margin": round(r_best - r_worst, 4),
+            "chosen_tokens": best["n_tokens"],
+            "rejected_tokens": worst["n_tokens"],
         })
     return pairs, stats
 

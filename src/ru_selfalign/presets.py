@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import shutil
 import subprocess
 import sys
@@ -15,21 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from .config import PARAMS_FILE, parse_params
+from .config import PARAMS_FILE, deep_merge, parse_params
 from .io import write_text
 
 PRESETS_DIR = Path("presets")
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    """Mappings merge key by key; anything else (lists included) is replaced whole."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def preset_params(name: str, params_file: Path = Path(PARAMS_FILE), presets_dir: Path = PRESETS_DIR) -> dict:

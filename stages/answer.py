@@ -1,0 +1,42 @@
+"""Stage answer@<model>: one model answers the held-out Russian prompts (evaluate.sampling) and one fixed judge, the
+base model, scores every answer on the five criteria, so all models' scores are comparable. One stage per model, so
+a sweep that changes the rounds reuses the base and SFT answers from DVC's cache.
+
+    python -m stages.answer --name sft --base models/base --model models/sft --prepared data/prepared \
+        --out data/eval/answers/sft.jsonl
+"""
+
+import gc
+import logging
+
+from ru_selfalign.chat import prompt_text
+from ru_selfalign.evaluation import eval_prompts
+from ru_selfalign.generation import generate
+from ru_selfalign.io import write_jsonl
+from ru_selfalign.judge import score_expected
+from ru_selfalign.models import has_adapter, load_model, load_tokenizer
+from ru_selfalign.runtime import start_stage
+
+log = logging.getLogger("answer")
+
+
+def main() -> None:
+    args, params = start_stage("answer", __doc__, ("name", "base", "model", "prepared", "out"))
+    cfg = params.evaluate
+    prompts = eval_prompts(cfg, args.prepared, params.seed)
+    log.info("%s answers %d held-out prompts", args.name, len(prompts))
+    tokenizer = load_tokenizer(args.base)
+    model = load_model(args.base, args.model)
+    answers = generate(model, tokenizer, [prompt_text(tokenizer, p["messages"]) for p in prompts], cfg.sampling,
+                       cfg.batch_size, desc=f"answer:{args.name}")
+    if has_adapter(args.model):
+        del model
+        gc.collect()  # two 0.5B models in fp32 need not sit in memory together
+        model = load_model(args.base)
+    verdicts = score_expected(model, tokenizer, [(p["messages"], a["text"]) for p, (a,) in zip(prompts, answers)],
+                              cfg.batch_size, desc=f"judge:{args.name}")
+    write_jsonl(args.out, [{**p, "answer": {**a, "scores": v["scores"]}} for p, (a,), v in zip(prompts, answers, verdicts)])
+
+
+if __name__ == "__main__":
+    main()
