@@ -37,7 +37,8 @@ def main() -> None:
         log.info("round %s: %s on %d pairs, %s", rnd.key, cfg.objective, len(dataset),
                  f"continuing {args.adapter}" if continue_adapter else "fresh LoRA on the base")
         result = trainer.train()
-        trainer.model.save_pretrained(out)
+        # only the trained adapter: trl's frozen reference copy ("ref") would double the folder and is never loaded
+        trainer.model.save_pretrained(out, selected_adapters=["default"])
     logs = [e for e in trainer.state.log_history if "rewards/accuracies" in e]
     write_json(args.metrics, {
         "pairs": len(dataset), "steps": result.global_step, "train_loss": round(result.training_loss, 4),

@@ -16,7 +16,7 @@ from ru_selfalign.runtime import start_stage
 
 def main() -> None:
     args, params = start_stage("export", __doc__, ("base", "sft", "dpo", "metrics_dir", "out"))
-    adapter = {"sft": args.sft, "dpo": f"{args.dpo}/{params.final_round.key}"}[params.export.model]
+    adapter = {"sft": args.sft, "dpo": params.final_adapter(args.dpo)}[params.export.model]
     model = load_model(args.base, adapter).to(device="cpu", dtype=getattr(torch, params.export.dtype))
     tokenizer = load_tokenizer(args.base, padding_side="right")
     metrics_dir = Path(args.metrics_dir)

@@ -31,7 +31,7 @@ def main() -> None:
     if cfg.engine == "vllm":
         outputs = generate_vllm(args.base, args.adapter, texts, cfg.sampling, cfg.n, params.seed)
     else:
-        outputs = generate(load_model(args.base, args.adapter), tokenizer, texts, cfg.sampling, cfg.batch_size, n=cfg.n)
+        outputs = generate(load_model(args.base, args.adapter, quantize=cfg.quantize), tokenizer, texts, cfg.sampling, cfg.batch_size, n=cfg.n)
     seconds = time.perf_counter() - start
     rows = [{"prompt_id": p["prompt_id"], "messages": p["messages"], "candidates": cands} for p, cands in zip(prompts, outputs)]
     write_jsonl(args.out, rows)

@@ -10,7 +10,7 @@ import logging
 from ru_selfalign.io import read_jsonl, write_json, write_jsonl
 from ru_selfalign.judge import attach_verdicts, score_expected, score_generated
 from ru_selfalign.models import load_model, load_tokenizer
-from ru_selfalign.rubric import CRITERION_KEYS
+from ru_selfalign.criteria import CRITERION_KEYS
 from ru_selfalign.runtime import start_stage
 
 log = logging.getLogger("judge")
@@ -22,7 +22,7 @@ def main() -> None:
     rows = read_jsonl(args.candidates)
     items = [(r["messages"], c["text"]) for r in rows for c in r["candidates"]]
     tokenizer = load_tokenizer(args.base)
-    model = load_model(args.base, args.adapter)
+    model = load_model(args.base, args.adapter, quantize=cfg.quantize)
     if cfg.mode == "expected":
         verdicts = score_expected(model, tokenizer, items, cfg.batch_size)
     else:

@@ -22,14 +22,16 @@ def main() -> None:
     judged = read_jsonl(args.judged)
     reward_fn = None
     if cfg.reward == "calibrated":
-        calibrator = joblib.load(args.calibrator)
+        calibrator = joblib.load(args.calibrator)  # fitted: the calibrate stage tracks pairs.reward
         reward_fn = lambda scores, text: calibrated_reward(calibrator, scores, text)  # noqa: E731
-    pairs, stats = build_preference_pairs(judged, cfg.weights, cfg.min_margin, cfg.min_usefulness, reward_fn, cfg.length_penalty)
+    pairs, stats = build_preference_pairs(judged, cfg.weights, cfg.min_margin, cfg.min_usefulness, reward_fn, cfg.length_penalty,
+                                          cfg.keep_truncated)
     if not pairs:
         raise InputError(
             f"no preference pairs from {stats['prompts']} prompts: pairs.min_margin={cfg.min_margin} dropped "
             f"{stats['skipped_margin']}, pairs.min_usefulness={cfg.min_usefulness} dropped {stats['skipped_useless_chosen']}, "
-            f"{stats['skipped_fewer_than_2_distinct']} had < 2 distinct readable candidates; lower a threshold"
+            f"{stats['skipped_fewer_than_2_distinct']} had < 2 distinct readable candidates ({stats['truncated_candidates']} "
+            "candidates were cut at generate.sampling.max_new_tokens and left out); lower a threshold or raise the cap"
         )
     margins = sorted(p["margin"] for p in pairs)
     tokens = {side: float(np.median([p[f"{side}_tokens"] for p in pairs])) for side in ("chosen", "rejected")}

@@ -16,7 +16,8 @@ log = logging.getLogger("prepare")
 def main() -> None:
     args, params = start_stage("prepare", __doc__, ("out", "metrics"))
     cfg = params.prepare
-    messages, bad_lines = load_messages(params.data, cfg.skip_bad_lines)
+    export = load_messages(params.data, cfg.skip_bad_lines)
+    messages, bad_lines = export.messages, export.bad_lines
     for where in bad_lines:
         log.warning("skipped %s", where)
     replies, prompts, dropped = build_examples(messages, cfg)
@@ -25,7 +26,8 @@ def main() -> None:
         langs = Counter(m["lang"] for m in messages).most_common(5)
         raise InputError(f"{source}: no usable prompts with lang == '{cfg.lang}' (prepare.lang) among {len(messages)} "
                          f"messages; languages present: {langs}; dropped: {dict(dropped)}")
-    split_of = split_by_tree([p["tree_id"] for p in prompts], cfg.val_fraction, cfg.test_fraction, params.seed)
+    split_of = split_by_tree([p["tree_id"] for p in prompts], cfg.val_fraction, cfg.test_fraction,
+                             params.data.split_seed)
     counts = {}
     with atomic_path(args.out, is_dir=True) as tmp:
         for split in SPLITS:
@@ -37,7 +39,8 @@ def main() -> None:
                              "replies": len(rows), "prompts_without_reply": sum(p["n_replies"] == 0 for p in split_prompts)}
     log.info("kept %d replies and %d prompts; dropped %s", len(replies), len(prompts), dict(dropped))
     write_json(args.metrics, {"messages_read": len(messages), "bad_lines_skipped": len(bad_lines),
-                              "dropped": dict(sorted(dropped.items())), "splits": counts})
+                              "duplicates_dropped": export.duplicates_dropped, "dropped": dict(sorted(dropped.items())),
+                              "splits": counts})
 
 
 if __name__ == "__main__":

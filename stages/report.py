@@ -18,7 +18,7 @@ def main() -> None:
                                                        for name in ("pairs", "dpo")}}
               for key, rnd in params.rounds.items()}
     write_text(args.out, build_report(read_json(args.eval), answers, params.model_names, rounds, params.evaluate.num_examples,
-                                      params.seed))
+                                      params.evaluate.seed))
     with atomic_path(args.plots, is_dir=True) as tmp:
         for name, rows in plot_rows(answers, params.model_names).items():
             write_json(Path(tmp) / f"{name}.json", rows)

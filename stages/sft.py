@@ -5,12 +5,14 @@
 """
 
 import logging
+import shutil
 import tempfile
+from pathlib import Path
 
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from ru_selfalign.io import atomic_path, read_jsonl, write_json
+from ru_selfalign.io import atomic_path, read_jsonl, write_json, write_text
 from ru_selfalign.models import load_model, load_tokenizer
 from ru_selfalign.runtime import start_stage
 from ru_selfalign.training import dvclive_callback, lora_config, trainer_config
@@ -26,6 +28,10 @@ def main() -> None:
             log.info("sft.enabled is false: the base model passes through unchanged")
             write_json(out / "passthrough.json", {"adapter": None, "reason": "sft.enabled: false"})
             write_json(args.metrics, {"enabled": False})
+            # dvc.yaml declares the curves folder an output; without training it holds only this note
+            plots = Path(args.live) / "plots"
+            shutil.rmtree(plots, ignore_errors=True)
+            write_text(plots / "sft_disabled.txt", "sft.enabled: false: no SFT training, so no SFT curves\n")
             return
         rows = read_jsonl(args.data)
         # prompt/completion conversations: trl masks the prompt, so only the reply is learned

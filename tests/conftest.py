@@ -62,6 +62,34 @@ def params_raw() -> dict:
 
 
 @pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """One ``dvc repro`` of the smoke preset per pytest run, in a git + DVC copy of the working tree, committed.
+    Tests that change it take their own copy (``copy_of``)."""
+    import subprocess
+    import sys
+
+    from ru_selfalign.presets import repository_copy
+
+    dst = repository_copy(REPO, tmp_path_factory.mktemp("smoke"), "smoke")
+    bin_dir = Path(sys.executable).parent  # the venv's dvc, whatever PATH says
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(dst)}
+    proc = subprocess.run([str(bin_dir / "dvc"), "repro"], cwd=dst, capture_output=True, text=True, env=env)
+    if proc.returncode:
+        raise AssertionError(f"dvc repro of the smoke preset failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    for cmd in (["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro"]):
+        subprocess.run(cmd, cwd=dst, check=True, env=env)
+    return dst
+
+
+def copy_of(run: Path, dst: Path) -> Path:
+    """A private copy of a finished run (git, DVC cache and outputs), for a test that changes it."""
+    import shutil
+
+    shutil.copytree(run, dst, symlinks=True)
+    return dst
+
+
+@pytest.fixture(scope="session")
 def smoke_model_dir(tmp_path_factory) -> Path:
     """SmolLM2-135M from the smoke preset, materialised once per session (~20 s)."""
     from ru_selfalign.config import parse_params

@@ -79,6 +79,13 @@ _DELETE = object()
     ("iterations.r2.prompt_block", -1, r"iterations\.r2\.prompt_block must be >= 0"),
     ("iterations.r2.epochs", 3, r"unknown key iterations\.r2\.epochs; allowed: model_in, prompt_block, generate"),
     ("iterations", {}, r"iterations must map round names to rounds"),
+    ("iterations.r2", {"model_in": "models/dpo/r1", "prompt_block": 1},
+     r"iterations\.r2 lacks generate, judge, pairs, dpo: write each as \{\}"),
+    ("iterations.r2.pairs", {"reward": "calibrated"}, r"iterations\.r2\.pairs\.reward: set the reward for all rounds in pairs\.reward"),
+    ("evaluate.quantize", "int4", r"evaluate\.quantize: 'int4' is not allowed; choose one of None, int8"),
+    ("generate.quantize", "int8", None),
+    ("data.split_seed", "7", r"data\.split_seed must be of type int"),
+    ("evaluate.prompt_files", [{"path": "x.jsonl", "text_field": ["instruction", "instances.0.input"]}], None),
     ("evaluate.prompt_files", [{"path": "x.jsonl", "text": "prompt"}], r"unknown key evaluate\.prompt_files\[0\]\.text"),
     ("base.seed", "42", r"base\.seed must be an integer"),
     ("sft.enabled", "yes", r"sft\.enabled must be of type bool"),
@@ -129,7 +136,7 @@ def test_a_round_overrides_shared_sections_for_itself_only(params_raw):
     assert r2.generate.sampling["temperature"] == 0.5 and r2.generate.sampling["top_p"] == r1.generate.sampling["top_p"]
     assert r2.dpo.trainer == r1.dpo.trainer == params.dpo.trainer and (r1.index, r2.index, r2.prompt_block) == (0, 1, 1)
     assert params.model_names == ["base", "sft", "r1", "r2"] and params.final_round is r2
-    assert params.comparisons() == ["r1_vs_sft", "r2_vs_sft", "final_vs_reference"]
+    assert params.comparisons() == ["r1_vs_sft", "r2_vs_sft", "final_vs_base", "final_vs_reference"]
     raw["iterations"]["r2"]["dpo"] = {"dpo": {"betta": 0.2}}
     with pytest.raises(ConfigError, match=r"unknown key iterations\.r2\.dpo\.dpo\.betta: not a field of DPOConfig"):
         parse_params(raw)
@@ -140,7 +147,7 @@ def test_a_round_overrides_shared_sections_for_itself_only(params_raw):
 @pytest.mark.parametrize("name", ["final", "sft", "2", "r 1"])
 def test_round_names_that_would_clash_or_break_paths(params_raw, name):
     raw = copy.deepcopy(params_raw)
-    raw["iterations"] = {name: {"model_in": "models/sft"}}
+    raw["iterations"] = {name: {"model_in": "models/sft", "generate": {}, "judge": {}, "pairs": {}, "dpo": {}}}
     with pytest.raises(ConfigError, match=r"a round name must be a letter"):
         parse_params(raw)
 

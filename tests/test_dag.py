@@ -23,7 +23,7 @@ def three_rounds(tmp_path):
 
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
-    raw["iterations"]["r3"] = {"model_in": "models/dpo/r2", "prompt_block": 0}
+    raw["iterations"]["r3"] = {"model_in": "models/dpo/r2", "prompt_block": 0, "generate": {}, "judge": {}, "pairs": {}, "dpo": {}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     Repo.init(str(tmp_path), no_scm=True).close()
     return tmp_path
@@ -38,14 +38,15 @@ def test_each_round_chains_from_the_previous_rounds_model():
         for later, earlier in zip(chain[1:], chain):
             assert earlier in needs(graph, later), f"{later} must run after {earlier}"
         assert f"dpo@{key}" in graph.successors(f"answer_round@{key}")
-    assert "sft" in graph.successors("generate@r1") and "agreement" in graph.successors("pairs@r1")
+    assert "sft" in graph.successors("generate@r1") and "calibrate" in graph.successors("pairs@r1")
+    assert not nx.ancestors(graph, "agreement"), "agreement is analysis: nothing may depend on it"
     for stage in ("generate", "judge", "dpo"):  # round 1's model generates, judges and is where DPO starts
         assert "dpo@r1" in graph.successors(f"{stage}@r2"), f"{stage}@r2 must start from round 1's model"
-    # round 1 never waits for round 2, and tracks only its own iterations entry
+    # round 1 never waits for round 2; each round stage tracks only its own round's override of its own section
     for stage in ROUND_STAGES:
         assert not {n for n in needs(graph, f"{stage}@r1") if n.endswith("@r2")}
-        assert "iterations.r1" in params[f"{stage}@r1"]
-        assert not {p for p in params[f"{stage}@r1"] if p == "iterations" or p.startswith("iterations.r2")}
+        own = {f"iterations.r1.{stage}"} | ({"iterations.r1.prompt_block"} if stage == "generate" else set())
+        assert {p for p in params[f"{stage}@r1"] if p.startswith("iterations")} == own
     assert {"answer@base", "answer@sft", "answer_round@r1", "answer_round@r2"} <= set(graph.successors("evaluate"))
 
 

@@ -42,8 +42,30 @@ def test_prompt_file_with_chat_turns_and_reference(tmp_path):
 
 def test_prompt_file_without_the_text_field_names_file_record_and_field(tmp_path):
     path = write_lines(tmp_path / "p.jsonl", [{"prompt": "ok"}, {"instruction": "no prompt here"}])
-    with pytest.raises(InputError, match=r"p\.jsonl: record 2 has no text at 'prompt'.*\['instruction'\]"):
+    with pytest.raises(InputError, match=r"p\.jsonl:2: no text at prompt .*\['instruction'\]"):
         load_prompt_file(PromptFile(path=str(path)))
+
+
+def test_prompt_built_from_two_fields_leaves_an_empty_part_out(tmp_path):
+    rows = [{"id": 1, "instruction": "Переведи на английский.", "instances": [{"input": "Кошка", "output": "A cat"}]},
+            {"id": 2, "instruction": "Назови столицу Франции.", "instances": [{"input": "", "output": "Париж"}]}]
+    spec = PromptFile(path=str(write_lines(tmp_path / "t.jsonl", rows)), text_field=["instruction", "instances.0.input"],
+                      reference_field="instances.0.output")
+    got = load_prompt_file(spec)
+    assert [p["messages"][0]["content"] for p in got] == ["Переведи на английский.\n\nКошка", "Назови столицу Франции."]
+    assert [p["reference"] for p in got] == ["A cat", "Париж"]
+
+
+def test_prompt_file_dialogues_and_a_bad_dialogue(tmp_path):
+    turns = [{"role": "user", "content": "Привет"}, {"role": "assistant", "content": "Здравствуйте!"},
+             {"role": "user", "content": "Как дела?"}]
+    spec = dict(text_field="prompt", messages_field="messages", reference_field="reference")
+    path = write_lines(tmp_path / "d.jsonl", [{"id": "a", "prompt": "Один вопрос"}, {"id": "b", "messages": turns, "reference": "Хорошо."}])
+    got = load_prompt_file(PromptFile(path=str(path), **spec))
+    assert got[0]["messages"] == [{"role": "user", "content": "Один вопрос"}] and got[1]["messages"] == turns
+    bad = write_lines(tmp_path / "bad.jsonl", [{"id": "c", "messages": turns[:2]}])  # ends with the assistant
+    with pytest.raises(InputError, match=r"bad\.jsonl:1: 'messages' must be a list of \{role, content\} turns ending with the user's"):
+        load_prompt_file(PromptFile(path=str(bad), **spec))
 
 
 def test_test_split_reference_is_the_best_ranked_reply():
@@ -52,20 +74,6 @@ def test_test_split_reference_is_the_best_ranked_reply():
                {"prompt_id": "p", "rank": 0, "quality": 0.5, "reply": "first"}]
     rows = held_out_test_prompts(prompts, replies)
     assert [r["reference"] for r in rows] == ["first", None]
-
-
-def test_length_controlled_win_rate_removes_a_pure_length_effect():
-    from ru_selfalign.evaluation import length_controlled_win_rate
-
-    # X wins exactly when it is longer: the raw win rate rewards length, the LC rate sits near one half
-    longer = [30, 40, 50, 60, 10, 12, 14, 16]
-    other = [20, 20, 20, 20, 20, 20, 20, 20]
-    outcomes = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.5]
-    lc = length_controlled_win_rate(outcomes, longer, other)
-    assert 0.3 < lc < 0.7
-    # X wins at equal length: the LC rate stays high
-    assert length_controlled_win_rate([1.0, 1.0, 1.0, 0.0], [20, 22, 18, 20], [20, 20, 20, 40]) > 0.6
-    assert length_controlled_win_rate([1.0, 1.0], [10, 20], [10, 10]) is None
 
 
 def test_fresh_round_prompts_are_disjoint_blocks_and_resample_may_overlap():

@@ -1,8 +1,9 @@
+import gzip
 import json
 
 import pytest
 
-from ru_selfalign.io import InputError, atomic_path, iter_jsonl, write_json, write_jsonl
+from ru_selfalign.io import InputError, atomic_path, iter_jsonl, iter_numbered_jsonl, write_json, write_jsonl
 
 
 def test_write_json_round_trip(tmp_path):
@@ -59,7 +60,7 @@ def test_skip_bad_lines_counts_them(tmp_path):
 def test_non_utf8_file_is_named(tmp_path):
     path = tmp_path / "cp1251.jsonl"
     path.write_bytes('{"text": "привет"}\n'.encode("cp1251"))
-    with pytest.raises(InputError, match="cp1251.jsonl: not UTF-8"):
+    with pytest.raises(InputError, match=r"cp1251\.jsonl:1: not UTF-8 text \(invalid continuation byte at byte 10 of the line\)"):
         list(iter_jsonl(path))
 
 
@@ -86,3 +87,18 @@ def test_only_rank_zero_publishes_in_a_multi_process_launch(tmp_path, monkeypatc
     monkeypatch.setenv("RANK", "0")
     write_json(tmp_path / "metrics.json", {"a": 1})
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"a": 1}
+
+
+def test_gzip_is_told_by_its_bytes_and_a_bom_is_ignored(tmp_path):
+    text = '\ufeff{"a": 1}\n\n{"a": 2}\n'.encode()
+    (tmp_path / "plain.jsonl").write_bytes(text)
+    (tmp_path / "packed.jsonl").write_bytes(gzip.compress(text))  # no .gz suffix
+    for name in ("plain.jsonl", "packed.jsonl"):
+        assert list(iter_numbered_jsonl(tmp_path / name)) == [(1, {"a": 1}), (3, {"a": 2})]
+
+
+def test_truncated_gzip_is_named(tmp_path):
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:60])
+    with pytest.raises(InputError, match=r"cut\.jsonl\.gz: cannot read past line \d+"):
+        list(iter_jsonl(path))

@@ -132,6 +132,47 @@ def test_judges_return_scores_distributions_and_raw_text(smol):
     assert all(0 < x < 1 for x in p)
 
 
+def old_prefer_first(model, tok, items) -> list[float]:
+    """The previous ``prefer_first``: full-vocabulary logits at every position, one item at a time (no padding)."""
+    from ru_selfalign.rubric import pairwise_prompt
+
+    letters = [tok.encode(x, add_special_tokens=False)[0] for x in ("A", "B")]
+    out = []
+    with torch.inference_mode():
+        for messages, a, b in items:
+            enc = tok(prompt_text(tok, [{"role": "user", "content": pairwise_prompt(messages, a, b)}], JUDGE_SYSTEM),
+                      return_tensors="pt", add_special_tokens=False)
+            out.append(torch.softmax(model(**enc).logits[0, -1, letters].float(), -1)[0].item())
+    return out
+
+
+@pytest.mark.slow
+def test_prefer_first_computes_only_the_last_logits_with_the_same_probabilities(smol):
+    model, tok = smol
+    items = [(QUESTION, "Париж.", "Берлин."), (QUESTION, "Берлин, столица Германии, а не Франции.", "Париж."),
+             ([{"role": "user", "content": "Сколько ног у паука?"}], "Восемь.", "Шесть, как у всех насекомых.")]
+    assert prefer_first(model, tok, items, batch_size=3) == pytest.approx(old_prefer_first(model, tok, items), abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def smol_int8(smoke_model_dir):
+    return load_model(smoke_model_dir, quantize="int8"), load_tokenizer(smoke_model_dir)
+
+
+@pytest.mark.slow
+def test_int8_model_works_with_the_judge_and_repeats_itself(smol_int8, full_forward_dists):
+    model, tok = smol_int8
+    first = score_expected(model, tok, JUDGED[:2], batch_size=2)  # cached shared prefix, logits_to_keep, position_ids
+    assert first == score_expected(model, tok, JUDGED[:2], batch_size=2)
+    for verdict, fp32 in zip(first, full_forward_dists):
+        for c in CRITERIA:
+            assert sum(verdict["dist"][c.key]) == pytest.approx(1, abs=5e-4)
+            # int8 moves the 135M judge's expected scores (measured: mean 0.27, max 0.49), not to another end of the scale
+            assert verdict["scores"][c.key] == pytest.approx(expected_score(fp32[c.key]), abs=1.0)
+    pair = [(QUESTION, "Париж.", "Берлин.")]
+    assert prefer_first(model, tok, pair, batch_size=1) == prefer_first(model, tok, pair, batch_size=1)
+
+
 def test_spec_needs_the_field_of_its_source():
     from ru_selfalign.config import ConfigError
 

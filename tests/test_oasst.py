@@ -126,15 +126,29 @@ def test_duplicate_ids_and_cycles_are_errors():
 
 def test_trees_file_errors_name_the_record(tmp_path):
     path = write_lines(tmp_path / "bad.trees.jsonl", [sample_trees(1)[0], {"message_tree_id": "x"}])
-    with pytest.raises(InputError, match=r"bad\.trees\.jsonl: tree record 2 has no 'prompt'"):
+    with pytest.raises(InputError, match=r"bad\.trees\.jsonl:2: tree record 2 has no 'prompt' message, but the first "
+                                         r"record made this a trees export \(prepare\.skip_bad_lines"):
         load_messages(DataSpec(source="local", path=str(path)))
     broken = sample_trees(1)[0]
     del broken["prompt"]["replies"][0]["role"]
     path = write_lines(tmp_path / "bad2.trees.jsonl", [broken])
-    with pytest.raises(InputError, match=r"bad2\.trees\.jsonl tree 1 message t0-bad: missing field\(s\) \['role'\]"):
+    with pytest.raises(InputError, match=r"bad2\.trees\.jsonl:1: message t0-bad: missing field\(s\) \['role'\]"):
         load_messages(DataSpec(source="local", path=str(path)))
-    with pytest.raises(InputError, match="unknown export format"):
-        load_messages(DataSpec(source="local", path=str(write_lines(tmp_path / "x.txt", []))))
+    export = load_messages(DataSpec(source="local", path=str(path)), skip_bad_lines=True)
+    assert export.messages == [] and export.bad_lines == [f"{path}:1: message t0-bad: missing field(s) ['role']"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"empty\.txt: no records \(data\.path\)"),
+    (b"PK\x03\x04 a spreadsheet\n", r"malformed JSON .*expected JSON lines \(an oasst trees or messages export\), "
+                                     r"\.parquet or \.csv \(data\.path\)"),
+    (b'{"instruction": "x", "output": "y"}\n', r"neither an oasst tree .* its keys: \['instruction', 'output'\]"),
+])
+def test_what_is_not_an_oasst_export_is_named(tmp_path, content, message):
+    path = tmp_path / ("empty.txt" if not content else "other.txt")
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        load_messages(DataSpec(source="local", path=str(path)))
 
 
 def test_split_keeps_trees_whole_and_is_deterministic():
@@ -153,8 +167,10 @@ def test_too_few_trees_to_split_is_a_clear_error(n):
 
 
 def test_shipped_sample_meets_the_brief():
-    messages, bad = load_messages(DataSpec(source="local", path=str(REPO / "data/sample/oasst_ru_sample.trees.jsonl")))
+    messages, bad, duplicates, layout = load_messages(DataSpec(source="local",
+                                                               path=str(REPO / "data/sample/oasst_ru_sample.trees.jsonl")))
     replies, prompts, dropped = build_examples(messages, PREP)
+    assert (duplicates, layout) == (0, "trees")
     trees = {m["message_tree_id"] for m in messages if m["lang"] == "ru"}
     assert not bad and len(trees) >= 60 and len(replies) >= 150
     assert any(len(r["messages"]) > 1 for r in replies), "some multi-turn dialogues"

@@ -90,3 +90,13 @@ def test_length_penalty_prefers_the_shorter_of_similarly_rated_answers_but_never
     assert (tie["chosen_tokens"], tie["rejected_tokens"]) == (5, 10)
     # the penalty lifts the 1-token "x" above the long reply, but its usefulness (2) is below the floor
     assert len(penalised) == 1 and stats["skipped_useless_chosen"] == 1
+
+
+def test_a_candidate_cut_at_the_cap_never_enters_a_pair_unless_asked():
+    cut = {**_cand("an answer that stops mid", 5), "truncated": True}
+    judged = [_row("p", cut, _cand("fine", 4), _cand("worse", 2))]
+    pairs, stats = build_preference_pairs(judged, WEIGHTS, min_margin=0.5, min_usefulness=3)
+    assert (pairs[0]["chosen"][0]["content"], pairs[0]["rejected"][0]["content"]) == ("fine", "worse")
+    assert stats["truncated_candidates"] == 1
+    kept, _ = build_preference_pairs(judged, WEIGHTS, min_margin=0.5, min_usefulness=3, keep_truncated=True)
+    assert kept[0]["chosen"][0]["content"] == "an answer that stops mid"

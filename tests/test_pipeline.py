@@ -1,4 +1,5 @@
-"""End to end: ``dvc repro`` of the smoke preset in a temporary copy of the repository, then DVC's behaviour."""
+"""End to end: one ``dvc repro`` of the smoke preset per pytest run (conftest.smoke_run), then DVC's behaviour on it.
+Read-only tests share the run; tests that run stages again work on their own copy."""
 
 import hashlib
 import json
@@ -14,8 +15,7 @@ import psutil
 import pytest
 import yaml
 
-from conftest import REPO, stage_graph
-from ru_selfalign.presets import repository_copy
+from conftest import copy_of, stage_graph
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
@@ -32,21 +32,24 @@ def dvc(*args, cwd, check=True):
     return run([str(BIN / "dvc"), *args], cwd, check)
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A git + DVC copy of the working tree on the smoke preset, after one full ``dvc repro``."""
-    dst = repository_copy(REPO, tmp_path_factory.mktemp("repo"), "smoke")
-    dvc("repro", cwd=dst)
-    run(["git", "add", "-A"], dst)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro"], dst)
-    return dst
+@pytest.fixture
+def repo(smoke_run):
+    """The shared finished smoke run: for tests that only read it or only ask DVC about it."""
+    return smoke_run
+
+
+@pytest.fixture
+def own_repo(smoke_run, tmp_path):
+    """A private copy of the finished smoke run, for tests that run stages again."""
+    return copy_of(smoke_run, tmp_path / "repo")
 
 
 def test_pipeline_outputs(repo):
     for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/r1/adapter_config.json",
                 "models/dpo/r2/adapter_config.json", "data/rounds/r1/pairs.jsonl", "data/rounds/r2/pairs.jsonl",
                 "data/eval/answers.jsonl", "dvclive/sft/plots/metrics/loss.tsv", "dvclive/dpo/r2/plots/metrics/rewards/margins.tsv",
-                "metrics/plots/eval/lengths.json", "metrics/plots/eval/progress.json", "metrics/judge_agreement.json"):
+                "metrics/plots/eval/lengths.json", "metrics/plots/eval/progress.json", "metrics/judge_agreement.json",
+                "models/calibrator.joblib", "metrics/calibrate.json"):
         assert (repo / out).is_file(), out
     prepare = json.loads((repo / "metrics/prepare.json").read_text())
     assert prepare["splits"]["train"]["replies"] > 0 and prepare["dropped"]["deleted"] > 0
@@ -58,13 +61,19 @@ def test_pipeline_outputs(repo):
     evaluation = json.loads((repo / "metrics/eval.json").read_text())
     for model in ("base", "sft", "r1", "r2"):
         assert 1 <= evaluation[model]["usefulness"]["value"] <= 5
-    assert {"r1_vs_sft", "r2_vs_sft", "final_vs_reference"} == set(evaluation["win_rate"])
-    assert evaluation["final"]["win_rate_vs_sft"] == evaluation["win_rate"]["r2_vs_sft"]["value"]
+    assert {"r1_vs_sft", "r2_vs_sft", "final_vs_base", "final_vs_reference"} == set(evaluation["compare"])
+    r2 = evaluation["compare"]["r2_vs_sft"]
+    assert evaluation["final"]["length_ratio_vs_sft"] == {k: r2["token_ratio"]["median"][k] for k in ("value", "ci_low", "ci_high")}
+    assert evaluation["final"]["usefulness_delta_vs_sft"]["value"] == r2["delta"]["usefulness"]["value"]
+    assert 0 <= r2["win_rate_soft"]["value"] <= 1 and 0 <= r2["position_bias"] <= 1
+    assert json.loads((repo / "metrics/calibrate.json").read_text()) == {"fitted": False, "reason": "pairs.reward is weighted"}
     qa = json.loads((repo / "metrics/qa.json").read_text())
     assert qa["items"] == 4 and 0 <= qa["dpo"]["token_f1"]["value"] <= 1
+    assert qa["final"]["em_delta_vs_sft"]["value"] == qa["dpo_vs_sft"]["exact_match"]["value"]
     report = (repo / "metrics/report.md").read_text()
     assert "| Полезность (usefulness) |" in report and report.count("**Prompt:**") == 3
     assert "| metric | base | sft | r1 | r2 |" in report and "| r2 | dpo |" in report
+    assert report.index("## Paired comparisons") < report.index("## Every model") and "| r2 vs sft | 4 |" in report
 
 
 def test_exported_model_loads_and_answers(repo):
@@ -97,13 +106,17 @@ def _downstream(repo: Path, changed: set[str]) -> set[str]:
 
 ROUND2 = {"generate@r2", "judge@r2", "pairs@r2", "dpo@r2", "answer_round@r2", "evaluate", "report", "qa", "export"}
 FROM_ROUND1 = ROUND2 | {"generate@r1", "judge@r1", "pairs@r1", "dpo@r1", "answer_round@r1"}
-FROM_SFT = FROM_ROUND1 | {"sft", "agreement", "answer@sft"}
+FROM_SFT = FROM_ROUND1 | {"sft", "calibrate", "agreement", "answer@sft"}
 
 
 @pytest.mark.parametrize("key, value, expected", [
     ("iterations.r2.prompt_block", 3, ROUND2),  # a round-2 change leaves round 1 alone
+    ("iterations.r2.dpo", {"dpo": {"beta": 0.2}}, ROUND2 - {"generate@r2", "judge@r2", "pairs@r2"}),  # only DPO onwards
     ("pairs.min_margin", 0.25, FROM_ROUND1 - {"generate@r1", "judge@r1"}),
     ("dpo.dpo.beta", 0.3, FROM_ROUND1 - {"generate@r1", "judge@r1", "pairs@r1"}),
+    ("agreement.max_replies", 3, {"agreement"}),  # analysis: touches no round
+    ("calibrate.replies", 3, FROM_ROUND1 - {"generate@r1", "judge@r1"} | {"calibrate", "agreement"}),
+    ("base.seed", 7, FROM_SFT),  # training randomness only: the split and the test set stay
     ("sft.lora.r", 2, FROM_SFT),
     ("select.min_quality", 0.8, FROM_SFT | {"select"}),
 ])
@@ -125,7 +138,21 @@ def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value
     assert not changed & {"base_model", "prepare", "answer@base"}
 
 
-def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(repo):
+def test_editing_the_judge_prompts_makes_the_judging_stages_stale_and_leaves_data_alone(repo):
+    rubric = repo / "src/ru_selfalign/rubric.py"
+    original = rubric.read_text(encoding="utf-8")
+    try:
+        rubric.write_text(original + "\n# an edit\n", encoding="utf-8")
+        changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
+    finally:
+        rubric.write_text(original, encoding="utf-8")
+    stale = _downstream(repo, changed)
+    assert {"judge@r1", "judge@r2", "pairs@r1", "pairs@r2", "calibrate", "agreement", "evaluate", "report"} <= stale
+    assert not stale & {"base_model", "prepare", "select", "sft"}
+
+
+def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(own_repo):
+    repo = own_repo
     out = dvc("exp", "run", "-S", "dpo.objective=simpo", cwd=repo).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     # round 1's data and the base / SFT answers come from DVC's cache; downstream stages whose inputs came out
@@ -133,7 +160,9 @@ def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(repo):
     assert {"dpo@r1", "generate@r2", "judge@r2", "dpo@r2", "answer_round@r1", "answer_round@r2"} <= ran <= FROM_ROUND1 - {
         "generate@r1", "judge@r1", "pairs@r1"}, out
     show = dvc("exp", "show", "--csv", cwd=repo).stdout
-    assert "dpo.objective" in show and "simpo" in show and "final.words_median" in show  # unique names lose the file prefix
+    # unique names lose the file prefix; final.* from eval.json and qa.json side by side
+    assert "dpo.objective" in show and "simpo" in show and "final.length_ratio_vs_sft.value" in show
+    assert "final.em_delta_vs_sft.ci_low" in show and "final.usefulness_delta_vs_sft.ci_high" in show
     diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
     assert diff["metrics/rounds/r1/dpo.json"]["train_loss"]["new"] != diff["metrics/rounds/r1/dpo.json"]["train_loss"]["old"]
 
@@ -168,7 +197,8 @@ def _close(a, b) -> bool:
     return a == b
 
 
-def test_killed_stage_leaves_no_output_and_repro_recovers_identically(repo):
+def test_killed_stage_leaves_no_output_and_repro_recovers_identically(own_repo):
+    repo = own_repo
     before = _snapshot(repo)
     target = repo / "data/rounds/r1/candidates.jsonl"
     proc = subprocess.Popen([str(BIN / "dvc"), "repro", "--force", "--single-item", "generate@r1"], cwd=repo,
@@ -189,8 +219,16 @@ def test_killed_stage_leaves_no_output_and_repro_recovers_identically(repo):
     assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout
 
 
-def test_forced_rerun_gives_byte_identical_metrics(repo):
+# One of each kind of stage after base_model (whose output the GGUF's sha256 pins): round 1's chain stands for every
+# round, answer@sft for every answer stage.
+FORCED = ("prepare", "select", "sft", "calibrate", "agreement", "generate@r1", "judge@r1", "pairs@r1", "dpo@r1", "answer@sft",
+          "evaluate", "report", "qa")
+
+
+def test_forced_rerun_gives_byte_identical_metrics(own_repo):
+    repo = own_repo
     before = _snapshot(repo)
-    # every stage after base_model (whose output is pinned by the GGUF's sha256) runs again from scratch
-    dvc("repro", "--force", "--downstream", "prepare", cwd=repo)
+    for stage in FORCED:
+        dvc("repro", "--force", "--single-item", stage, cwd=repo)
     _assert_same(_snapshot(repo), before)
+    assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout

@@ -1,6 +1,7 @@
 import pytest
 
-from ru_selfalign.rubric import CRITERIA, pairwise_prompt, parse_verdict, verdict_line_start, verdict_prompt, weighted_reward
+from ru_selfalign.criteria import weighted_reward
+from ru_selfalign.rubric import CRITERIA, pairwise_prompt, parse_verdict, verdict_line_start, verdict_prompt
 
 ALL = ("brevity", "usefulness", "accuracy", "clarity", "conciseness")
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.model is None:
         from .config import load_params
 
-        args.model = f"models/dpo/{load_params().final_round.key}"
+        args.model = str(load_params().final_adapter("models/dpo"))
 
     base, adapter = resolve(args.model, args.base)
     tokenizer = load_tokenizer(base)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from .rubric import CRITERIA
+from .criteria import CRITERIA
 
 PARAMS_FILE = "params.yaml"
+QUANTIZE = (None, "int8")  # inference-only weight formats (models.load_model)
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,7 @@ class DataSpec:
     path: str | None = None
     hub_id: str = "OpenAssistant/oasst1"
     hub_splits: list[str] = field(default_factory=lambda: ["train", "validation"])
+    split_seed: int = 42  # the train/val/test split by tree: apart from base.seed, so a seed sweep keeps the test set
 
     def check(self, key: str) -> None:
         _choice(f"{key}.source", self.source, ("local", "hub"))
@@ -113,9 +115,11 @@ class GenerateParams:
     sampling: dict = field(default_factory=dict)
     engine: str = "hf"  # hf (transformers, everywhere) | vllm (GPU, vllm installed)
     round_prompts: str = "fresh"  # fresh: rounds with different prompt_block share no prompt | resample
+    quantize: str | None = None  # int8: dynamic int8 weights on CPU (inference only) | null: the model's own dtype
 
     def check(self, key: str) -> None:
         _choice(f"{key}.engine", self.engine, ("hf", "vllm"))
+        _choice(f"{key}.quantize", self.quantize, QUANTIZE)
         _choice(f"{key}.round_prompts", self.round_prompts, ("fresh", "resample"))
         _positive(f"{key}.n", self.n)
         _positive(f"{key}.num_prompts", self.num_prompts)
@@ -131,9 +135,11 @@ class JudgeParams:
     batch_size: int = 8
     max_new_tokens: int = 48
     max_failure_rate: float = 0.5
+    quantize: str | None = None  # int8 | null, as generate.quantize
 
     def check(self, key: str) -> None:
         _choice(f"{key}.mode", self.mode, ("expected", "generate"))
+        _choice(f"{key}.quantize", self.quantize, QUANTIZE)
         _positive(f"{key}.batch_size", self.batch_size)
         _positive(f"{key}.max_new_tokens", self.max_new_tokens)
         _fraction(f"{key}.max_failure_rate", self.max_failure_rate)
@@ -141,23 +147,45 @@ class JudgeParams:
 
 @dataclass(frozen=True)
 class AgreementParams:
-    modes: list[str] = field(default_factory=lambda: ["expected", "generate"])
+    # judge variants the agreement can measure (ru_selfalign.judge_variants); rubric is the pipeline's judge
+    VARIANTS: typing.ClassVar[tuple[str, ...]] = ("rubric", "per_criterion", "fewshot", "pairwise", "usefulness_unlength")
+
+    source: str = "split"  # split: the pipeline's held-out replies (splits) | export: any oasst export at path
+    path: str = "data/sample/oasst_ru_sample.trees.jsonl"  # read only when source is export
+    lang: str = "ru"  # the export's replies in this language (source: export)
+    modes: list[str] = field(default_factory=lambda: ["expected"])  # add generate to also judge with written verdicts
+    variants: list[str] = field(default_factory=list)  # judge variants compared on the same replies and pairs
     splits: list[str] = field(default_factory=lambda: ["val", "test"])
     max_replies: int = 200  # held-out replies judged per mode (whole sibling groups, prompts chosen by seed)
-    train_replies: int = 60  # judged (expected mode) to fit the calibrated reward
     min_label_count: int = 2
     bootstrap: int = 1000
 
     def check(self, key: str) -> None:
+        _choice(f"{key}.source", self.source, ("split", "export"))
+        if not self.modes:
+            raise ConfigError(f"{key}.modes must name at least one judge mode (expected, generate)")
         for mode in self.modes:
             _choice(f"{key}.modes", mode, ("expected", "generate"))
-        if "expected" not in self.modes:
-            raise ConfigError(f"{key}.modes must include 'expected' (the calibrated reward is fitted on it)")
+        for variant in self.variants:
+            _choice(f"{key}.variants", variant, self.VARIANTS)
         for split in self.splits:
             _choice(f"{key}.splits", split, ("train", "val", "test"))
-        _positive(f"{key}.train_replies", self.train_replies)
+        if self.source == "export" and not self.lang.strip():
+            raise ConfigError(f"{key}.lang must name the language of the export's replies to keep (e.g. en)")
         _positive(f"{key}.max_replies", self.max_replies)
         _positive(f"{key}.bootstrap", self.bootstrap)
+
+
+@dataclass(frozen=True)
+class CalibrateParams:
+    """The calibrated reward (``pairs.reward: calibrated``): a fit of human quality on the SFT judge's scores."""
+
+    replies: int = 60  # train replies the SFT set did not use, judged in expected mode
+    min_label_count: int = 2  # only replies rated by at least this many people
+
+    def check(self, key: str) -> None:
+        _positive(f"{key}.replies", self.replies)
+        _positive(f"{key}.min_label_count", self.min_label_count)
 
 
 @dataclass(frozen=True)
@@ -169,6 +197,7 @@ class PairsParams:
     human_pairs: bool = False  # add best- vs worst-ranked oasst sibling replies (train split)
     human_share: float = 0.5  # their share of all pairs when human_pairs is on
     length_penalty: float = 0.0  # R-DPO-style: reward - length_penalty x (tokens / longest candidate's tokens)
+    keep_truncated: bool = False  # let candidates cut at the token cap into pairs (plumbing tests with tiny caps)
 
     def check(self, key: str) -> None:
         _choice(f"{key}.reward", self.reward, ("weighted", "calibrated"))
@@ -240,7 +269,10 @@ def trl_choices(cls, name: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class PromptFile:
     path: str
-    text_field: str = "prompt"  # dotted path; "turns.0.content" reaches into chat-style records
+    # dotted path ("turns.0.content" reaches into chat-style records), or several joined by a blank line
+    # (e.g. [instruction, instances.0.input]); empty parts are left out
+    text_field: str | list[str] = "prompt"
+    messages_field: str | None = None  # a record with a [{role, content}, ...] dialogue here uses it instead
     reference_field: str | None = None
     id_field: str = "id"
 
@@ -255,11 +287,14 @@ class EvaluateParams:
     comparisons: list[str] = field(default_factory=lambda: ["final_vs_reference"])  # besides every <round>_vs_sft
     num_examples: int = 10
     bootstrap: int = 1000
+    seed: int = 42  # which held-out and QA items are sampled, and the bootstrap: fixed across base.seed sweeps
+    quantize: str | None = None  # int8 | null, for the answers and the fixed judge (as generate.quantize)
 
     def check(self, key: str) -> None:
         for i, spec in enumerate(self.prompt_files):
             _dataclass_from_dict(PromptFile, spec, f"{key}.prompt_files[{i}]")
         _positive(f"{key}.max_prompts", self.max_prompts)
+        _choice(f"{key}.quantize", self.quantize, QUANTIZE)
         _positive(f"{key}.batch_size", self.batch_size)
         _positive(f"{key}.bootstrap", self.bootstrap)
         _sampling_keys(f"{key}.sampling", self.sampling)
@@ -279,9 +314,11 @@ class QaParams:
     batch_size: int = 16
     sampling: dict = field(default_factory=lambda: {"do_sample": False, "max_new_tokens": 24})
     bootstrap: int = 1000
+    quantize: str | None = None  # int8 | null, as generate.quantize
 
     def check(self, key: str) -> None:
         _choice(f"{key}.source", self.source, ("local", "hub"))
+        _choice(f"{key}.quantize", self.quantize, QUANTIZE)
         _positive(f"{key}.max_items", self.max_items)
         _positive(f"{key}.batch_size", self.batch_size)
         _sampling_keys(f"{key}.sampling", self.sampling)
@@ -350,6 +387,7 @@ SECTIONS: dict[str, type] = {
     "generate": GenerateParams,
     "judge": JudgeParams,
     "agreement": AgreementParams,
+    "calibrate": CalibrateParams,
     "pairs": PairsParams,
     "dpo": DpoParams,
     "evaluate": EvaluateParams,
@@ -380,15 +418,20 @@ class Params:
     def final_round(self) -> Round:
         return list(self.rounds.values())[-1]
 
+    def final_adapter(self, dpo_dir: str | Path) -> Path:
+        """The last round's adapter inside the stage's ``models/dpo`` argument."""
+        return Path(dpo_dir) / self.final_round.key
+
     @property
     def model_names(self) -> list[str]:
         """Every model the evaluation compares, in order: base, sft, then one per round."""
         return ["base", "sft", *self.rounds]
 
     def comparisons(self) -> list[str]:
-        """Win rates to compute: every round against SFT, then ``evaluate.comparisons`` (``final`` = last round)."""
-        return [f"{key}_vs_sft" for key in self.rounds] + [c for c in self.evaluate.comparisons
-                                                          if c not in {f"{k}_vs_sft" for k in self.rounds}]
+        """Paired comparisons to compute: every round against SFT, the last round against the base model, then
+        ``evaluate.comparisons`` (``final`` = the last round)."""
+        fixed = [f"{key}_vs_sft" for key in self.rounds] + ["final_vs_base"]
+        return fixed + [c for c in self.evaluate.comparisons if c not in fixed]
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
@@ -438,12 +481,18 @@ def _parse_rounds(iterations, raw: dict) -> dict[str, Round]:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name) or name in MODEL_NAMES:
             raise ConfigError(f"{key}: a round name must be a letter then letters/digits/_/- and none of "
                               f"{', '.join(MODEL_NAMES)} (it becomes a path and a model name)")
+        if missing := [s for s in ROUND_SECTIONS if s not in (spec or {})]:
+            raise ConfigError(f"{key} lacks {', '.join(missing)}: write each as {{}} when the round overrides nothing "
+                              "(dvc.yaml tracks iterations.<round>.<section>, so the key must exist)")
         spec = _dataclass_from_dict(RoundSpec, spec or {}, key)
         allowed = ["models/sft"] + [f"models/dpo/{k}" for k in rounds]
         if spec.model_in not in allowed:
             raise ConfigError(f"{key}.model_in: {spec.model_in!r} must be one of {allowed} (the SFT model or an earlier "
                               "round's DPO model)")
         _positive(f"{key}.prompt_block", spec.prompt_block, allow_zero=True)
+        if "reward" in spec.pairs:
+            raise ConfigError(f"{key}.pairs.reward: set the reward for all rounds in pairs.reward (the calibrate stage "
+                              "fits the calibrated reward only when that shared key asks for it)")
         merged = {}
         for section in ROUND_SECTIONS:
             values = deep_merge(raw[section] or {}, getattr(spec, section))

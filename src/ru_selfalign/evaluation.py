@@ -70,19 +70,39 @@ def field_value(record: dict, dotted: str):
 
 
 def load_prompt_file(spec) -> list[dict]:
-    """Evaluation prompts from a user jsonl file; a record without the text field is an error naming file:line."""
+    """Evaluation prompts from a user jsonl file; a record without its text is an error naming file:line.
+
+    The prompt is the dialogue at ``messages_field`` when the record has one, else the text at ``text_field`` (one
+    dotted path, or several joined by a blank line with empty parts left out, e.g. instruction + input).
+    """
     from .io import InputError, iter_jsonl
 
+    fields = [spec.text_field] if isinstance(spec.text_field, str) else spec.text_field
     rows = []
     for lineno, record in enumerate(iter_jsonl(spec.path), start=1):
-        text = field_value(record, spec.text_field)
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{spec.path}: record {lineno} has no text at '{spec.text_field}' "
-                             f"(evaluate.prompt_files text_field); keys present: {sorted(record)}")
+        dialogue = field_value(record, spec.messages_field) if spec.messages_field else None
+        if dialogue is not None:
+            if not _is_dialogue(dialogue):
+                raise InputError(f"{spec.path}:{lineno}: '{spec.messages_field}' must be a list of {{role, content}} turns "
+                                 "ending with the user's (evaluate.prompt_files messages_field)")
+            messages = [{"role": m["role"], "content": m["content"]} for m in dialogue]
+        else:
+            parts = [field_value(record, f) for f in fields]
+            text = "\n\n".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+            if not text:
+                raise InputError(f"{spec.path}:{lineno}: no text at {' / '.join(fields)} (evaluate.prompt_files text_field); "
+                                 f"keys present: {sorted(record)}")
+            messages = [{"role": "user", "content": text}]
         reference = field_value(record, spec.reference_field) if spec.reference_field else None
         rows.append({"id": str(field_value(record, spec.id_field) or f"{spec.path}:{lineno}"),
-                     "source": spec.path, "messages": [{"role": "user", "content": text}], "reference": reference})
+                     "source": spec.path, "messages": messages, "reference": reference or None})
     return rows
+
+
+def _is_dialogue(value) -> bool:
+    return (isinstance(value, list) and bool(value) and value[-1].get("role") == "user"
+            and all(isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+                    for m in value))
 
 
 def eval_prompts(cfg, prepared_dir: str | Path, seed: int) -> list[dict]:
@@ -124,22 +144,3 @@ def held_out_test_prompts(prompts: list[dict], replies: list[dict]) -> list[dict
             best[r["prompt_id"]] = (key, r)
     return [{"id": p["prompt_id"], "source": "test_split", "messages": p["messages"],
              "reference": best[p["prompt_id"]][1]["reply"] if p["prompt_id"] in best else None} for p in prompts]
-
-
-def length_controlled_win_rate(outcomes: list[float], words_x: list[int], words_y: list[int]) -> float | None:
-    """AlpacaEval-LC in spirit: logistic model of P(X wins) on the normalised length difference (scikit-learn),
-    read at zero difference. A tie enters as half a win and half a loss. None when there is nothing to fit."""
-    from sklearn.linear_model import LogisticRegression
-
-    features, labels, weights = [], [], []
-    for outcome, lx, ly in zip(outcomes, words_x, words_y):
-        diff = (lx - ly) / max(1, lx + ly)
-        for label, weight in ((1, outcome), (0, 1 - outcome)):
-            if weight > 0:
-                features.append([diff])
-                labels.append(label)
-                weights.append(weight)
-    if len(set(labels)) < 2:
-        return None
-    model = LogisticRegression().fit(np.array(features), np.array(labels), sample_weight=np.array(weights))
-    return round(float(model.predict_proba([[0.0]])[0, 1]), 4)

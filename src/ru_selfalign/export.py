@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .rubric import CRITERIA
+from .criteria import CRITERIA
 
 CARD = """---
 language: [ru]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .config import BaseModelSpec
+from .config import QUANTIZE, BaseModelSpec
 from .io import InputError, atomic_path
 
 log = logging.getLogger(__name__)
@@ -131,14 +131,21 @@ def has_adapter(adapter_dir: str | Path | None) -> bool:
     return adapter_dir is not None and (Path(adapter_dir) / ADAPTER_CONFIG).is_file()
 
 
-def load_model(base_dir: str | Path, adapter_dir: str | Path | None = None, trainable: bool = False, dtype: str = "auto"):
+def load_model(base_dir: str | Path, adapter_dir: str | Path | None = None, trainable: bool = False, dtype: str = "auto",
+               quantize: str | None = None):
     """Base model, optionally with a LoRA adapter: merged for inference, trainable for continued training.
 
     A stage folder without ``adapter_config.json`` (``sft.enabled: false``) means "the base model as is".
+    ``quantize="int8"`` (inference only): after the merge, ``nn.Linear`` layers get int8 weights with dynamic int8
+    activations (``quantize_int8``), for faster decoding on CPU; on CUDA it is skipped, as bf16 is the fast path there.
     """
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize={quantize!r} is not supported; choose one of {', '.join(map(str, QUANTIZE))}")
+    if quantize and trainable:
+        raise ValueError(f"quantize={quantize!r} is for inference only; a trainable model must keep float weights")
     device = pick_device()
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=pick_dtype(dtype, device))
     if has_adapter(adapter_dir):
@@ -148,6 +155,39 @@ def load_model(base_dir: str | Path, adapter_dir: str | Path | None = None, trai
     if not trainable:
         model.eval()
         model.to(device)
+    if quantize == "int8":
+        model = quantize_int8(model)
+    return model
+
+
+# Linear layers that int8 leaves in float: the MLP output projection reads the SwiGLU product, whose outlier channels
+# (|x| up to ~560 against a median of ~9 in Qwen2.5-0.5B) take fbgemm's one 7-bit activation scale per batch and
+# leave the other channels a few levels. Next-token KL to fp32 on 8 held-out prompts + references, teacher-forced:
+# every Linear int8 1.6 nats (top-1 agreement 45 %); all but down_proj 0.09 nats (83 %).
+INT8_KEEP_FLOAT = ("down_proj",)
+
+
+def quantize_int8(model):
+    """int8 dynamic quantisation on CPU: ``nn.Linear`` weights int8 per output channel, activations quantised per
+    batch on the fly (fbgemm), except the layers named in ``INT8_KEEP_FLOAT``. Any other device: the model as is."""
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    if model.device.type != "cpu":
+        log.info("quantize=int8 skipped on %s: dynamic int8 kernels are CPU-only, bf16 is the fast path there",
+                 model.device.type)
+        return model
+    if model.dtype != torch.float32:
+        raise ValueError(f"quantize=int8 needs a float32 model, got {model.dtype}; use dtype=auto or float32 on CPU")
+    chosen = {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
+              if isinstance(module, torch.nn.Linear) and not name.endswith(INT8_KEEP_FLOAT)}
+    with warnings.catch_warnings():
+        # torch 2.13 marks torch.ao.quantization deprecated in favour of torchao; its kernels still work, and torchao
+        # 0.18's int8 dynamic path ran ~10x slower on this CPU without torch.compile (80 vs 7 ms, 16 x 896 -> 4864 -> 896).
+        warnings.filterwarnings("ignore", message=r".*(torch\.ao\.quantization is deprecated|quantized tensor creation)")
+        model = quantize_dynamic(model, chosen, dtype=torch.qint8, inplace=True)
+    log.info("int8: %d Linear layers quantised, %s kept in float", len(chosen), "/".join(INT8_KEEP_FLOAT))
     return model
 
 

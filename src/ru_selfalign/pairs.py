@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .rubric import weighted_reward
+from .criteria import weighted_reward
 
 
-def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_margin: float,
-                           min_usefulness: float, reward_fn=None, length_penalty: float = 0.0) -> tuple[list[dict], Counter]:
+def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_margin: float, min_usefulness: float,
+                           reward_fn=None, length_penalty: float = 0.0, keep_truncated: bool = False) -> tuple[list[dict], Counter]:
     """One DPO pair per prompt at most, plus counts of why prompts gave none.
 
     ``judged`` rows: ``{"prompt_id", "messages", "candidates": [{"text", "scores"|None, ...}]}``.
-    A candidate whose verdict could not be read (``scores`` None) never enters a pair. The chosen
+    A candidate whose verdict could not be read (``scores`` None) never enters a pair, nor one cut at the token cap
+    (``truncated``) unless ``keep_truncated``: the chat template would close it with the end-of-turn token, teaching to
+    stop mid-sentence. The chosen
     answer must reach ``min_usefulness`` on Полезность, so brevity never wins by being useless.
     ``reward_fn(scores, text)`` replaces the weighted mean (e.g. the calibrated reward). ``length_penalty``
     (R-DPO style) subtracts alpha x tokens / the longest candidate's tokens for the same prompt, so among
@@ -27,6 +29,8 @@ def build_preference_pairs(judged: list[dict], weights: dict[str, float], min_ma
         for cand in row["candidates"]:
             if cand.get("scores") is None:
                 stats["unreadable_candidates"] += 1
+            elif cand.get("truncated") and not keep_truncated:
+                stats["truncated_candidates"] += 1
             elif cand["text"].strip() and cand["text"] not in seen:  # identical samples carry no preference
                 seen.add(cand["text"])
                 scored.append((reward_fn(cand["scores"], cand["text"]), cand))

@@ -1,44 +1,13 @@
-"""The rubric from the project brief: five criteria scored 1–5, the Russian judge prompts, the verdict parser.
+"""The judge's Russian prompts around the five criteria (criteria.py), and the verdict parser.
 
-This is the one place where the criteria and their wording live; judge, pairs and evaluation import them.
+This is the one place where the judge's wording lives; judge, pairs and evaluation import it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-SCALE = (1, 2, 3, 4, 5)
-
-
-@dataclass(frozen=True)
-class Criterion:
-    key: str  # English id used in params and metrics
-    name: str  # the brief's Russian name
-    stem: str  # what the parser looks for ("кратк" matches Краткость, краткость:, КРАТКОСТЬ)
-    description: str
-    high: str  # what 5 means
-    low: str  # what 1 means
-
-
-CRITERIA: tuple[Criterion, ...] = (
-    Criterion("brevity", "Краткость", "кратк",
-              "в ответе только нужные сведения, без лишних подробностей",
-              "идеально кратко", "перегружен ненужной информацией"),
-    Criterion("usefulness", "Полезность", "полезн",
-              "ответ полностью решает задачу или отвечает на вопрос",
-              "полностью полезен", "не имеет отношения к вопросу"),
-    Criterion("accuracy", "Точность", "точн",
-              "сведения в ответе верны и достоверны",
-              "полностью точен", "содержит ошибки"),
-    Criterion("clarity", "Ясность", "ясн",
-              "ответ легко понять, в нём нет запутанных формулировок и непонятных терминов",
-              "легко понять", "запутан или неясен"),
-    Criterion("conciseness", "Лаконичность", "лаконичн",
-              "ответ экономен в словах, без повторов и избыточности",
-              "максимально лаконичен", "многословен и избыточен"),
-)
-CRITERION_KEYS = tuple(c.key for c in CRITERIA)
+from .criteria import CRITERIA, SCALE, Criterion  # noqa: F401  (SCALE: the judge reads the scale with the rubric)
 
 JUDGE_SYSTEM = "Ты — строгий и беспристрастный эксперт. Ты оцениваешь ответы ассистента на русском языке."
 
@@ -132,9 +101,3 @@ def _score_value(match: re.Match) -> float | None:
         if den != 5:  # "8/10" → rescale onto 1..5
             value = 1 + 4 * value / den
     return value if 1 <= value <= 5 else None
-
-
-def weighted_reward(scores: dict[str, float], weights: dict[str, float]) -> float:
-    """Weighted mean of the criterion scores (stays on the 1–5 scale whatever the weights)."""
-    total = sum(weights.values())
-    return sum(weights[k] * scores[k] for k in CRITERION_KEYS) / total

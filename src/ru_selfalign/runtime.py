@@ -1,12 +1,17 @@
-"""What every stage does first: logging, params (read once), seeds, CPU settings."""
+"""What every stage does first: one-line errors, logging, params (read once), seeds, CPU settings."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 
-from .config import Params, load_params
+from .config import ConfigError, Params, load_params
+from .io import InputError
 from .models import configure_cpu
+
+DEBUG_ENV = "RU_SELFALIGN_DEBUG"
 
 
 def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[argparse.Namespace, Params]:
@@ -17,10 +22,27 @@ def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[ar
     for path in paths:
         parser.add_argument(f"--{path.replace('_', '-')}", dest=path, required=True)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"full tracebacks for input and config errors (or set {DEBUG_ENV}=1)")
     args = parser.parse_args()
+    if not (args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")):
+        sys.excepthook = one_line_errors(sys.excepthook)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", datefmt="%H:%M:%S")
     params = load_params(args.params)
     set_seed(params.seed)
     configure_cpu()
     logging.getLogger(name).info("params: %s", getattr(params, name, None) if name in params.sections else "-")
     return args, params
+
+
+def one_line_errors(fallback):
+    """An excepthook that prints a bad input or param as ``error: <file>[:<line>]: <what> (<param>)`` and nothing
+    else (the interpreter then exits with status 1); every other exception goes to ``fallback`` with its traceback."""
+
+    def hook(kind, err, tb):
+        if issubclass(kind, (InputError, ConfigError)):
+            print(f"error: {err}", file=sys.stderr)
+        else:
+            fallback(kind, err, tb)
+
+    return hook
