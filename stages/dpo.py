@@ -14,7 +14,7 @@ from ru_selfalign.io import atomic_path, read_jsonl, write_json
 from ru_selfalign.models import has_adapter, load_model, load_tokenizer
 from ru_selfalign.objectives import preference_trainer
 from ru_selfalign.runtime import start_stage
-from ru_selfalign.training import dvclive_callback, lora_config
+from ru_selfalign.training import dvclive_callback, lora_config, save_adapter
 
 log = logging.getLogger("dpo")
 
@@ -38,7 +38,7 @@ def main() -> None:
                  f"continuing {args.adapter}" if continue_adapter else "fresh LoRA on the base")
         result = trainer.train()
         # only the trained adapter: trl's frozen reference copy ("ref") would double the folder and is never loaded
-        trainer.model.save_pretrained(out, selected_adapters=["default"])
+        save_adapter(trainer.model, out, selected_adapters=["default"])
     logs = [e for e in trainer.state.log_history if "rewards/accuracies" in e]
     write_json(args.metrics, {
         "pairs": len(dataset), "steps": result.global_step, "train_loss": round(result.training_loss, 4),

@@ -36,11 +36,14 @@ def main() -> None:
             p[name].update(reference_scores([p[name]["text"]], [p["reference"]])[0])
     metrics = {"prompts": len(prompts), "prompts_with_reference": sum(bool(p["reference"]) for p in prompts)}
     metrics.update({name: model_metrics([p[name] for p in prompts], boot) for name in models})
-    lc = length_controlled_scores({m: [p[m]["scores"]["usefulness"] for p in prompts] for m in models},
-                                  {m: [p[m]["n_tokens"] for p in prompts] for m in models}, **boot)
-    for name in models:
-        metrics[name]["usefulness_length_controlled"] = lc[name]
-    metrics["usefulness_length_slope"] = lc["_slope"]
+    lengths = {m: [p[m]["n_tokens"] for p in prompts] for m in models}
+    if len({n for ns in lengths.values() for n in ns}) > 1:
+        lc = length_controlled_scores({m: [p[m]["scores"]["usefulness"] for p in prompts] for m in models}, lengths, **boot)
+        for name in models:
+            metrics[name]["usefulness_length_controlled"] = lc[name]
+        metrics["usefulness_length_slope"] = lc["_slope"]
+    else:
+        log.warning("length-controlled usefulness left out: every answer has the same length, no slope to fit")
 
     tokenizer = load_tokenizer(args.base)
     judge = load_model(args.base, quantize=cfg.quantize)  # the same fixed judge as the answer stages

@@ -15,7 +15,7 @@ from trl import SFTConfig, SFTTrainer
 from ru_selfalign.io import atomic_path, read_jsonl, write_json, write_text
 from ru_selfalign.models import load_model, load_tokenizer
 from ru_selfalign.runtime import start_stage
-from ru_selfalign.training import dvclive_callback, lora_config, trainer_config
+from ru_selfalign.training import dvclive_callback, lora_config, save_adapter, trainer_config
 
 log = logging.getLogger("sft")
 
@@ -47,7 +47,7 @@ def main() -> None:
         )
         log.info("training LoRA on %d examples", len(dataset))
         result = trainer.train()
-        trainer.model.save_pretrained(out)  # the adapter only; the tokenizer stays with the base model
+        save_adapter(trainer.model, out)  # the adapter only; the tokenizer stays with the base model
     write_json(args.metrics, {
         "enabled": True,
         "examples": len(dataset),

@@ -43,3 +43,19 @@ def test_objective_trains_one_step(smoke_model_dir, tmp_path, dpo, trainer_cls, 
     result = trainer.train()
     assert result.global_step == 1 and math.isfinite(result.training_loss)
     assert any("rewards/margins" in entry for entry in trainer.state.log_history)
+
+
+def test_saved_adapter_config_lists_target_modules_in_one_order(tmp_path):
+    """peft writes target_modules in set (hash) order; the saved folder must hash the same in every process."""
+    import json
+
+    from peft import get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ru_selfalign.training import save_adapter
+
+    tiny = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                        num_attention_heads=2, num_key_value_heads=2))
+    modules = ["v_proj", "q_proj", "o_proj", "k_proj"]
+    save_adapter(get_peft_model(tiny, lora_config({"r": 2, "target_modules": modules}, "sft.lora")), tmp_path)
+    assert json.loads((tmp_path / "adapter_config.json").read_text())["target_modules"] == sorted(modules)

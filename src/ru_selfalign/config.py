@@ -577,12 +577,11 @@ def _lora_and_trainer_keys(key: str, lora: dict, trainer: dict, trainer_cls) -> 
 
 
 def _sampling_keys(key: str, values: dict) -> None:
-    from transformers import GenerationConfig
+    from .generation import SAMPLING_KEYS
 
-    allowed = set(GenerationConfig().to_dict())
     for name, value in values.items():
-        if name not in allowed:
-            raise ConfigError(f"unknown key {key}.{name}: not a generation option of model.generate()")
+        if name not in SAMPLING_KEYS:
+            raise ConfigError(f"unknown key {key}.{name}: our decode loop supports {', '.join(SAMPLING_KEYS)}")
         if name in ("temperature", "top_p", "repetition_penalty") and not (isinstance(value, (int, float)) and value > 0):
             raise ConfigError(f"{key}.{name} must be a positive number, got {value!r}")
     if "top_p" in values and not 0 < values["top_p"] <= 1:

@@ -4,7 +4,6 @@ is transformers' own, so greedy tokens equal ``model.generate``'s."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import random
 from dataclasses import dataclass
@@ -34,20 +33,6 @@ def round_prompts(prompts: list[dict], num: int, block: int, mode: str, seed: in
                              f"(generate.num_prompts={num}, generate.round_prompts=fresh), but there are {len(ordered)}; "
                              "lower generate.num_prompts or use generate.round_prompts: resample")
     return sorted(chosen, key=lambda p: p["prompt_id"])
-
-
-def answers_per_model(base: str, adapters: dict[str, str | None], tokenizer, prompts: list[str], sampling: dict,
-                      batch_size: int) -> dict[str, list[dict]]:
-    """One answer per prompt from each model (``base`` + adapter, None = the base itself), loaded one at a time."""
-    from .models import load_model
-
-    answers = {}
-    for name, adapter in adapters.items():
-        model = load_model(base, adapter)
-        answers[name] = [a for (a,) in generate(model, tokenizer, prompts, sampling, batch_size, desc=f"answer:{name}")]
-        del model
-        gc.collect()  # two 0.5B models in fp32 need not sit in memory together
-    return answers
 
 
 def generate(model, tokenizer, prompts: list[str], sampling: dict, batch_size: int, n: int = 1,

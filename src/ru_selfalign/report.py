@@ -66,7 +66,7 @@ def build_report(metrics: dict, answers: list[dict], models: list[str], rounds: 
             ("token F1 vs reference", "reference_token_f1", 2), ("words, median", "words_median", 1),
             ("words, p90", "words_p90", 1), ("tokens, median", "tokens_median", 1))
     for label, key, digits in rows:
-        lines.append(f"| {label} | " + " | ".join(_fmt(metrics[m][key], digits) for m in models) + " |")
+        lines.append(f"| {label} | " + " | ".join(_fmt(metrics[m].get(key), digits) for m in models) + " |")
     for key, label in (("truncated_share", "hit max_new_tokens"), ("empty_share", "empty"), ("non_russian_share", "not Russian")):
         lines.append(f"| share {label} | " + " | ".join(
             f"{metrics[m][key]:.2f}" + (" (censored)" if key == "truncated_share" and m in censored else "")

@@ -42,3 +42,16 @@ def dvclive_callback(live_dir: Path):
     from transformers.integrations import DVCLiveCallback
 
     return DVCLiveCallback(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False))
+
+
+def save_adapter(model, out: Path, **kwargs) -> None:
+    """``model.save_pretrained(out)`` with ``target_modules`` sorted in adapter_config.json: peft keeps them as a set
+    and writes them in hash order, which changes between processes and so changes the folder's DVC hash."""
+    import json
+
+    model.save_pretrained(out, **kwargs)
+    path = Path(out) / "adapter_config.json"
+    config = json.loads(path.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
