@@ -177,3 +177,10 @@ def test_smoke_model_sampling_twice_with_one_seed_is_identical(smol):
     assert runs[0] == runs[1]
     assert [len(c) for c in runs[0]] == [4] * len(prompts)
     assert all(len({a["text"] for a in c}) > 1 for c in runs[0])  # n distinct samples, not one repeated
+
+
+def test_every_allowed_sampling_key_is_implemented_by_the_decode_loop():
+    from ru_selfalign.config import SAMPLING_KEYS
+    from ru_selfalign.generation import _DEFAULTS
+
+    assert set(SAMPLING_KEYS) == {*_DEFAULTS, "max_new_tokens"}

@@ -25,6 +25,8 @@ from .criteria import CRITERIA
 
 PARAMS_FILE = "params.yaml"
 QUANTIZE = (None, "int8")  # inference-only weight formats (models.load_model)
+# what a ``*.sampling`` section may hold: the options our decode loop implements (generation.decoding_settings)
+SAMPLING_KEYS = ("do_sample", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
 
 
 class ConfigError(ValueError):
@@ -577,8 +579,6 @@ def _lora_and_trainer_keys(key: str, lora: dict, trainer: dict, trainer_cls) -> 
 
 
 def _sampling_keys(key: str, values: dict) -> None:
-    from .generation import SAMPLING_KEYS
-
     for name, value in values.items():
         if name not in SAMPLING_KEYS:
             raise ConfigError(f"unknown key {key}.{name}: our decode loop supports {', '.join(SAMPLING_KEYS)}")

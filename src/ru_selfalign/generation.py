@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from .config import SAMPLING_KEYS
+
 log = logging.getLogger(__name__)
 
 
@@ -74,7 +76,6 @@ def decoding_settings(model, sampling: dict) -> dict:
 
 # transformers' global defaults (GenerationConfig._get_default_generation_params) for the options we support
 _DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0}
-SAMPLING_KEYS = (*_DEFAULTS, "max_new_tokens")  # what a ``*.sampling`` section may hold
 
 
 def choose_tokens(settings: dict, ids: torch.Tensor, logits: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
