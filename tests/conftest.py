@@ -55,10 +55,33 @@ def stage_graph(root):
         return nx.relabel_nodes(graph, names), params
 
 
+def run_stage(name: str, args: list[str], tmp_path: Path, env: dict | None = None, **overrides):
+    """``python -m stages.<name>`` in the repository with params.yaml changed by ``{"section__key": value}``."""
+    import os
+    import subprocess
+    import sys
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    for dotted, value in overrides.items():
+        *path, last = dotted.split("__")
+        node = raw
+        for part in path:
+            node = node[part]
+        node[last] = value
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", f"stages.{name}", *args, "--params", str(params)], cwd=REPO,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
 @pytest.fixture
 def params_raw() -> dict:
+    """The default params with a second round (the default runs one), so round-to-round rules are exercised."""
     with open(REPO / "params.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        raw = yaml.safe_load(fh)
+    raw["iterations"].setdefault("r2", {"model_in": "models/dpo/r1", "prompt_block": 1, "generate": {}, "judge": {},
+                                        "pairs": {}, "dpo": {}})
+    return raw
 
 
 @pytest.fixture(scope="session")

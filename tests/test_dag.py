@@ -17,21 +17,24 @@ def needs(graph, stage) -> set[str]:
     return nx.descendants(graph, stage)
 
 
-@pytest.fixture
-def three_rounds(tmp_path):
+def with_rounds(tmp_path, n: int):
+    """dvc.yaml with the default params extended to ``n`` rounds, each starting from the previous round's model."""
     from dvc.repo import Repo
 
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
     raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
-    raw["iterations"]["r3"] = {"model_in": "models/dpo/r2", "prompt_block": 0, "generate": {}, "judge": {}, "pairs": {}, "dpo": {}}
+    for r in range(2, n + 1):
+        raw["iterations"][f"r{r}"] = {"model_in": f"models/dpo/r{r - 1}", "prompt_block": r - 1, "generate": {},
+                                      "judge": {}, "pairs": {}, "dpo": {}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     Repo.init(str(tmp_path), no_scm=True).close()
     return tmp_path
 
 
-def test_each_round_chains_from_the_previous_rounds_model():
-    graph, params = stage_graph(REPO)
-    rounds = list(yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["iterations"])
+def test_each_round_chains_from_the_previous_rounds_model(tmp_path):
+    repo = with_rounds(tmp_path, 2)
+    graph, params = stage_graph(repo)
+    rounds = list(yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))["iterations"])
     assert rounds == ["r1", "r2"]
     for key in rounds:
         chain = [f"{stage}@{key}" for stage in ROUND_STAGES]
@@ -50,8 +53,8 @@ def test_each_round_chains_from_the_previous_rounds_model():
     assert {"answer@base", "answer@sft", "answer_round@r1", "answer_round@r2"} <= set(graph.successors("evaluate"))
 
 
-def test_a_third_round_in_params_adds_its_chain_after_round_two(three_rounds):
-    graph, _ = stage_graph(three_rounds)
+def test_a_third_round_in_params_adds_its_chain_after_round_two(tmp_path):
+    graph, _ = stage_graph(with_rounds(tmp_path, 3))
     assert {f"{stage}@r3" for stage in ROUND_STAGES} | {"answer_round@r3"} <= set(graph)
     assert "dpo@r2" in graph.successors("generate@r3") and "dpo@r1" in needs(graph, "dpo@r3")
     assert "answer_round@r3" in graph.successors("evaluate")

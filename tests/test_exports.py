@@ -8,14 +8,11 @@ import gzip
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO
+from conftest import REPO, run_stage
 from ru_selfalign.config import DataSpec, PrepareParams
 from ru_selfalign.io import InputError, atomic_path, write_json, write_jsonl
 from ru_selfalign.oasst import build_examples, load_messages
@@ -242,20 +239,6 @@ def test_published_outputs_get_the_umask_mode(tmp_path, umask, file_mode, dir_mo
 
 
 # --- the stages: one-line errors, metrics, the disabled SFT stage
-
-def run_stage(name, args, tmp_path, env=None, **overrides):
-    raw = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
-    for dotted, value in overrides.items():
-        *path, last = dotted.split("__")
-        node = raw
-        for part in path:
-            node = node[part]
-        node[last] = value
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", f"stages.{name}", *args, "--params", str(params)], cwd=REPO,
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
-
 
 def prepare(tmp_path, export, *extra, env=None, **overrides):
     args = ["--out", str(tmp_path / "prepared"), "--metrics", str(tmp_path / "prepare.json"), *extra]

@@ -1,4 +1,4 @@
-"""End to end on the smoke preset in a temporary git + DVC copy: a gzipped trees export, and a prompts-only flat CSV
+"""End to end on a copy of the shared smoke run (git + DVC): a gzipped trees export, and a prompts-only flat CSV
 export with SFT off (the base model generates and judges, DPO trains a fresh LoRA from dpo.lora).
 
     .venv/bin/python -m pytest tests/test_exports_e2e.py -q      # a few minutes on 2 CPU cores
@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
-from ru_selfalign.presets import repository_copy
+from conftest import copy_of
 from test_exports import SAMPLE, hub_frame, sample_messages
 
 pytestmark = pytest.mark.slow
@@ -47,21 +46,21 @@ def outputs(repo: Path) -> dict:
                                                                 repo / "data/sft/train.jsonl", repo / "metrics/prepare.json"]}
 
 
-def test_gzipped_trees_export_prepares_like_the_plain_one(tmp_path):
-    repo = repository_copy(REPO, tmp_path / "repo", "smoke")
-    dvc("repro", "select", cwd=repo)
+def test_gzipped_trees_export_prepares_like_the_plain_one(smoke_run, tmp_path):
+    repo = copy_of(smoke_run, tmp_path / "repo")
     plain = outputs(repo)
     export = repo / "data/oasst_ru.trees.jsonl.gz"
     export.write_bytes(gzip.compress(SAMPLE.read_bytes()))
     set_params(repo, data__path=str(export.relative_to(repo)))
-    out = dvc("repro", "select", cwd=repo)
-    assert "Running stage 'prepare'" in out
+    out = dvc("repro", cwd=repo)  # the whole pipeline: what follows select is reused, its inputs being identical
+    assert "Running stage 'prepare'" in out and "Running stage 'sft'" not in out
+    assert "Data and pipelines are up to date" in dvc("status", cwd=repo)
     assert outputs(repo) == plain and json.loads(plain["metrics/prepare.json"])["duplicates_dropped"] == 0
     assert (repo / "data/prepared/train.jsonl").stat().st_mode & 0o077 == 0o044  # readable by others (umask 022)
 
 
-def test_prompts_only_csv_runs_end_to_end_without_sft(tmp_path):
-    repo = repository_copy(REPO, tmp_path / "repo", "smoke")
+def test_prompts_only_csv_runs_end_to_end_without_sft(smoke_run, tmp_path):
+    repo = copy_of(smoke_run, tmp_path / "repo")  # its base model and answer@base stay cached
     prompts = [m for m in sample_messages() if m["role"] == "prompter" and m["parent_id"] is None and m["lang"] == "ru"]
     hub_frame(prompts).to_csv(repo / "data/prompts_only.csv", index=False)
     raw = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))

@@ -2,28 +2,11 @@
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
-import yaml
 
-from conftest import REPO, write_lines
+from conftest import run_stage, write_lines
 from ru_selfalign.models import has_adapter
-
-
-def run_stage(name, args, tmp_path, **overrides):
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    for dotted, value in overrides.items():
-        *path, last = dotted.split("__")
-        node = raw
-        for part in path:
-            node = node[part]
-        node[last] = value
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    return subprocess.run([sys.executable, "-m", f"stages.{name}", *args, "--params", str(params)],
-                          cwd=REPO, capture_output=True, text=True)
 
 
 def _reply(i, quality):
