@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import REPO
-from ru_selfalign.config import load_params
+from ru_selfalign.config import parse_params
 from ru_selfalign.export import model_card
 from ru_selfalign.io import InputError, read_jsonl
 from ru_selfalign.qa import exact_match, load_qa_items, normalise_answer, qa_messages, token_f1
@@ -29,8 +29,8 @@ def test_bad_qa_record_is_named():
         load_qa_items([{"context": "c", "question": "q", "answers": {"text": ["a"]}}, {"context": "c"}], "qa.jsonl")
 
 
-def test_model_card_is_filled_from_the_run():
-    params = load_params(REPO / "params.yaml")
+def test_model_card_is_filled_from_the_run(params_raw):
+    params = parse_params(params_raw)
     stat = {"value": 3.5, "ci_low": 3.0, "ci_high": 4.0}
     metrics = {"prepare": {"splits": {"train": {"replies": 10}}, "dropped": {"deleted": 2}}, "sft": {"examples": 7},
                "rounds": {"r1": {"pairs": 5}, "r2": {"pairs": 4}},
