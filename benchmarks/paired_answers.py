@@ -1,28 +1,55 @@
-"""Paired figures straight from a run's held-out answer files (data/eval/by_model/*.jsonl), without the evaluate
-stage: per-prompt token ratio, Δ of the fixed judge's criteria, Δ chrF++ / token F1 against the references, and each
-model's share of answers cut at the cap. Used when evaluate has not run (yet) for a set of answers.
+"""Paired figures straight from held-out answer files (``<answers-dir>/<model>.jsonl`` as the answer stages write
+them), without the evaluate stage's preference judge: per-prompt token ratio, Δ of the fixed judge's criteria,
+Δ chrF++ / token F1 against the references, and each model's share of answers cut at the cap. For answers that
+evaluate has not (yet) seen, e.g. a real prompt file answered by the stage scripts directly.
 
-    python benchmarks/paired_answers.py /path/to/run > benchmarks/results/<name>.json
+    python benchmarks/paired_answers.py data/eval/by_model --compare r1_vs_sft r1_vs_base \
+        > benchmarks/results/<name>.json
 """
-import json, sys
-from ru_selfalign.paired import paired_ratio, paired_delta, reference_scores
-d = sys.argv[1]  # a repository folder after the answer stages ran
-R = {m: [json.loads(l) for l in open(f"{d}/data/eval/by_model/{m}.jsonl")] for m in ("base", "sft", "r1", "r2")}
-for m in R: assert [x["id"] for x in R[m]] == [x["id"] for x in R["sft"]]
-out = {}
-for x, y in (("r1", "sft"), ("r2", "sft"), ("r1", "base")):
-    a, b = [r["answer"] for r in R[x]], [r["answer"] for r in R[y]]
-    res = {"token_ratio": paired_ratio([max(t["n_tokens"],1) for t in a], [max(t["n_tokens"],1) for t in b], 1000, 42)}
-    for c in ("usefulness", "accuracy", "brevity"):
-        res[c] = paired_delta([t["scores"][c] for t in a], [t["scores"][c] for t in b], 1000, 42)
-    refs = [r["reference"] for r in R[x]]
-    keep = [i for i, r in enumerate(refs) if r]
-    sa = reference_scores([a[i]["text"] for i in keep], [refs[i] for i in keep])
-    sb = reference_scores([b[i]["text"] for i in keep], [refs[i] for i in keep])
-    res["chrf"] = paired_delta([s["chrf"] for s in sa], [s["chrf"] for s in sb], 1000, 42)
-    res["token_f1"] = paired_delta([s["token_f1"] for s in sa], [s["token_f1"] for s in sb], 1000, 42)
-    out[f"{x}_vs_{y}"] = res
-for m in R:
-    a = [r["answer"] for r in R[m]]
-    out[m] = {"truncated_share": round(sum(t["truncated"] for t in a) / len(a), 3)}
-print(json.dumps(out, indent=1))
+
+import argparse
+import json
+from pathlib import Path
+
+from ru_selfalign.io import read_jsonl
+from ru_selfalign.paired import paired_delta, paired_ratio, reference_scores
+
+CRITERIA = ("usefulness", "accuracy", "brevity", "clarity", "conciseness")
+BOOT = {"n_resamples": 1000, "seed": 42}
+
+
+def compare(x: list[dict], y: list[dict]) -> dict:
+    a, b = [r["answer"] for r in x], [r["answer"] for r in y]
+    out = {"n": len(a), "token_ratio": paired_ratio([t["n_tokens"] for t in a], [t["n_tokens"] for t in b], **BOOT)}
+    out.update({c: paired_delta([t["scores"][c] for t in a], [t["scores"][c] for t in b], **BOOT) for c in CRITERIA})
+    keep = [i for i, r in enumerate(x) if r.get("reference")]
+    refs = [x[i]["reference"] for i in keep]
+    sa = reference_scores([a[i]["text"] for i in keep], refs)
+    sb = reference_scores([b[i]["text"] for i in keep], refs)
+    out["with_reference"] = len(keep)
+    for key in ("chrf", "token_f1"):
+        out[key] = paired_delta([s[key] for s in sa], [s[key] for s in sb], **BOOT) if keep else None
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("answers_dir", type=Path)
+    ap.add_argument("--compare", nargs="+", default=["r1_vs_sft", "r1_vs_base"], help="X_vs_Y, model file stems")
+    args = ap.parse_args()
+    names = sorted({m for item in args.compare for m in item.split("_vs_")})
+    rows = {m: read_jsonl(args.answers_dir / f"{m}.jsonl") for m in names}
+    for m in names:  # paired means the same prompts in the same order
+        if [r["id"] for r in rows[m]] != [r["id"] for r in rows[names[0]]]:
+            raise SystemExit(f"{args.answers_dir}/{m}.jsonl: prompts differ from {names[0]}.jsonl")
+    out = {"prompts": len(rows[names[0]])}
+    out.update({m: {"truncated_share": round(sum(r["answer"]["truncated"] for r in rows[m]) / len(rows[m]), 4)}
+                for m in names})
+    for item in args.compare:
+        x, y = item.split("_vs_")
+        out[item] = compare(rows[x], rows[y])
+    print(json.dumps(out, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
