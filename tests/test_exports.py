@@ -269,7 +269,7 @@ def test_no_russian_rows_is_one_line_naming_prepare_lang(tmp_path):
     proc = prepare(tmp_path, export)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and proc.stderr.splitlines()[-1] == errors[0] and "Traceback" not in proc.stderr
+    assert len(errors) == 1 and proc.stderr.splitlines()[-1] == errors[0] and "Traceback" not in proc.stderr, proc.stderr
     assert errors[0].startswith(f"error: {export}: no usable prompts with lang == 'ru' (prepare.lang) among {len(english)}")
     assert not (tmp_path / "prepared").exists()
 
