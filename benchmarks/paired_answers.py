@@ -11,24 +11,22 @@ import argparse
 import json
 from pathlib import Path
 
+from ru_selfalign.criteria import CRITERION_KEYS
 from ru_selfalign.io import read_jsonl
 from ru_selfalign.paired import paired_delta, paired_ratio, reference_scores
 
-CRITERIA = ("usefulness", "accuracy", "brevity", "clarity", "conciseness")
 BOOT = {"n_resamples": 1000, "seed": 42}
 
 
 def compare(x: list[dict], y: list[dict]) -> dict:
+    """X vs Y per prompt; each answer already carries its reference overlap (None without a reference)."""
     a, b = [r["answer"] for r in x], [r["answer"] for r in y]
     out = {"n": len(a), "token_ratio": paired_ratio([t["n_tokens"] for t in a], [t["n_tokens"] for t in b], **BOOT)}
-    out.update({c: paired_delta([t["scores"][c] for t in a], [t["scores"][c] for t in b], **BOOT) for c in CRITERIA})
+    out.update({c: paired_delta([t["scores"][c] for t in a], [t["scores"][c] for t in b], **BOOT) for c in CRITERION_KEYS})
     keep = [i for i, r in enumerate(x) if r.get("reference")]
-    refs = [x[i]["reference"] for i in keep]
-    sa = reference_scores([a[i]["text"] for i in keep], refs)
-    sb = reference_scores([b[i]["text"] for i in keep], refs)
     out["with_reference"] = len(keep)
     for key in ("chrf", "token_f1"):
-        out[key] = paired_delta([s[key] for s in sa], [s[key] for s in sb], **BOOT) if keep else None
+        out[key] = paired_delta([a[i][key] for i in keep], [b[i][key] for i in keep], **BOOT) if keep else None
     return out
 
 
@@ -42,6 +40,10 @@ def main() -> None:
     for m in names:  # paired means the same prompts in the same order
         if [r["id"] for r in rows[m]] != [r["id"] for r in rows[names[0]]]:
             raise SystemExit(f"{args.answers_dir}/{m}.jsonl: prompts differ from {names[0]}.jsonl")
+    for m in names:  # reference overlap once per model, not once per comparison it appears in
+        for r, score in zip(rows[m], reference_scores([r["answer"]["text"] for r in rows[m]],
+                                                      [r.get("reference") or None for r in rows[m]])):
+            r["answer"].update(score)
     out = {"prompts": len(rows[names[0]])}
     out.update({m: {"truncated_share": round(sum(r["answer"]["truncated"] for r in rows[m]) / len(rows[m]), 4)}
                 for m in names})
