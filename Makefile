@@ -19,9 +19,10 @@ $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 pipeline: install
 	dvc repro
 
-# pytest exits 5 when it collected no test: that is a failure here, never a pass.
+# Two workers (pytest-xdist): one takes the end-to-end tests of the shared smoke run (xdist_group "smoke"), both
+# share the rest. pytest exits 5 when it collected no test: that is a failure here, never a pass.
 test: install
-	$(PY) -m pytest -v --durations=15; rc=$$?; \
+	$(PY) -m pytest -v -n 2 --dist loadgroup --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Benchmarks: each prints its ratios and writes benchmarks/results/*.json. They read the default pipeline's

@@ -3,6 +3,7 @@ incremental rerun after a ``dpo.dpo.beta`` change (every round's DPO and what fo
 
     python benchmarks/bench_pipeline.py --preset default            # the embedded default (about 55 min on 2 cores, two rounds)
     python benchmarks/bench_pipeline.py --preset smoke --incremental
+    python benchmarks/bench_pipeline.py --preset default --keep --cache .dvc/cache   # then take its dvc.lock here
 """
 
 from __future__ import annotations
@@ -89,12 +90,16 @@ def main() -> None:
     parser.add_argument("--preset", default="smoke", help="default, or a preset in presets/")
     parser.add_argument("--incremental", action="store_true", help="also rerun after a dpo.dpo.beta change")
     parser.add_argument("--keep", action="store_true", help="keep the copy (its path is printed)")
+    parser.add_argument("--cache", type=Path, help="DVC cache for the copy, e.g. this repository's .dvc/cache: every "
+                        "stage still runs, and its outputs can then be checked out here from the copy's dvc.lock")
     args = parser.parse_args()
     repo = repository_copy(REPO, Path(tempfile.mkdtemp(prefix=f"bench-{args.preset}-")),
                            None if args.preset == "default" else args.preset)
-    (repo / "dvc.lock").unlink(missing_ok=True)  # every stage runs: nothing recorded, nothing cached
+    (repo / "dvc.lock").unlink(missing_ok=True)  # every stage runs: nothing recorded (and the run cache is not used)
+    if args.cache:
+        subprocess.run([str(BIN / "dvc"), "cache", "dir", "--local", str(args.cache.resolve())], cwd=repo, check=True)
     print(f"benchmark copy: {repo}")
-    full_s, stages, _ = timed(["repro"], repo)
+    full_s, stages, _ = timed(["repro", "--no-run-cache"], repo)
     noop_s, _, noop_ran = timed(["repro"], repo)
     result = {"preset": args.preset, "full_repro_s": round(full_s, 1), "stages": stages,
               "stage_seconds_total": round(sum(s["seconds"] for s in stages.values()), 1),

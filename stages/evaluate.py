@@ -45,9 +45,12 @@ def main() -> None:
     else:
         log.warning("length-controlled usefulness left out: every answer has the same length, no slope to fit")
 
-    tokenizer = load_tokenizer(args.base)
-    judge = load_model(args.base, quantize=cfg.quantize)  # the same fixed judge as the answer stages
     final = params.final_round.key
+    wanted = [c for c in params.comparisons() if cfg.wants_preference(c)]
+    judge = tokenizer = None
+    if wanted:  # the same fixed judge as the answer stages
+        tokenizer, judge = load_tokenizer(args.base), load_model(args.base, quantize=cfg.quantize)
+    log.info("judge preference pass for %s (evaluate.preference=%s)", ", ".join(wanted) or "no comparison", cfg.preference)
     metrics["compare"] = {}
     for item in params.comparisons():
         x, _, y = (final if m == "final" else m for m in item.partition("_vs_"))
@@ -55,8 +58,8 @@ def main() -> None:
         if not rows:
             log.warning("%s left out: no held-out prompt has a reference answer", item)
             continue
-        metrics["compare"][item] = compare(judge, tokenizer, rows, x, y, cfg.batch_size, boot, item)
-        for p, pref in zip(rows, metrics["compare"][item].pop("_prefs")):
+        metrics["compare"][item] = compare(judge if item in wanted else None, tokenizer, rows, x, y, cfg.batch_size, boot, item)
+        for p, pref in zip(rows, metrics["compare"][item].pop("_prefs", [])):
             p.setdefault("preference", {})[item] = round(pref, 4)
     metrics["final"] = final_metrics(metrics, final)
     write_jsonl(args.out, prompts)
@@ -82,26 +85,27 @@ def model_metrics(answers: list[dict], boot: dict) -> dict:
 
 
 def compare(judge, tokenizer, rows: list[dict], x: str, y: str, batch_size: int, boot: dict, desc: str) -> dict:
-    """X vs Y on the same prompts; Y may be ``reference`` (the held-out reference answers)."""
+    """X vs Y on the same prompts; Y may be ``reference`` (the held-out reference answers). Without a ``judge``
+    the preference figures are left out."""
     text_x = [p[x]["text"] for p in rows]
     text_y = [p["reference"] if y == "reference" else p[y]["text"] for p in rows]
-    # both answer orders in one pass: P(first better) with X first, then with Y first
-    p_first = prefer_first(judge, tokenizer, [(p["messages"], a, b) for p, a, b in zip(rows, text_x, text_y)]
-                           + [(p["messages"], b, a) for p, a, b in zip(rows, text_x, text_y)], batch_size, desc=desc)
-    x_first, y_first = p_first[:len(rows)], p_first[len(rows):]
-    prefs = soft_preferences(x_first, y_first)
     words_x, words_y = [word_count(t) for t in text_x], [word_count(t) for t in text_y]
-    strict = two_order_outcomes(x_first, y_first)
-    out = {
-        "n": len(rows),
-        "win_rate_soft": soft_win_rate(prefs, **boot),
-        "win_rate_soft_lc": length_controlled_soft_win_rate(prefs, words_x, words_y, **boot),
-        "position_bias": position_bias(x_first, y_first),
-        "win_rate_strict": {**summarise(strict, boot["n_resamples"], boot["seed"]),
-                            "ties": round(sum(o == 0.5 for o in strict) / len(strict), 4)},
-        "word_ratio": paired_ratio(words_x, words_y, **boot),
-        "_prefs": prefs,
-    }
+    out = {"n": len(rows), "word_ratio": paired_ratio(words_x, words_y, **boot)}
+    if judge is not None:
+        # both answer orders in one pass: P(first better) with X first, then with Y first
+        p_first = prefer_first(judge, tokenizer, [(p["messages"], a, b) for p, a, b in zip(rows, text_x, text_y)]
+                               + [(p["messages"], b, a) for p, a, b in zip(rows, text_x, text_y)], batch_size, desc=desc)
+        x_first, y_first = p_first[:len(rows)], p_first[len(rows):]
+        prefs = soft_preferences(x_first, y_first)
+        strict = two_order_outcomes(x_first, y_first)
+        out.update({
+            "win_rate_soft": soft_win_rate(prefs, **boot),
+            "win_rate_soft_lc": length_controlled_soft_win_rate(prefs, words_x, words_y, **boot),
+            "position_bias": position_bias(x_first, y_first),
+            "win_rate_strict": {**summarise(strict, boot["n_resamples"], boot["seed"]),
+                                "ties": round(sum(o == 0.5 for o in strict) / len(strict), 4)},
+            "_prefs": prefs,
+        })
     if y == "reference":
         return out
     out["token_ratio"] = paired_ratio([p[x]["n_tokens"] for p in rows], [p[y]["n_tokens"] for p in rows], **boot)
@@ -126,8 +130,8 @@ def final_metrics(metrics: dict, final: str) -> dict:
         "length_ratio_vs_sft": interval(vs_sft["token_ratio"]["median"]),
         "usefulness_delta_vs_sft": interval(vs_sft["delta"]["usefulness"]),
         "chrf_delta_vs_sft": interval(vs_sft["delta"]["reference_chrf"]),
-        "win_rate_vs_sft_soft": interval(vs_sft["win_rate_soft"]),
-        "win_rate_vs_sft_soft_lc": interval(vs_sft["win_rate_soft_lc"]),
+        "win_rate_vs_sft_soft": interval(vs_sft.get("win_rate_soft")),
+        "win_rate_vs_sft_soft_lc": interval(vs_sft.get("win_rate_soft_lc")),
         "usefulness": metrics[final]["usefulness"]["value"],
         "words_median": metrics[final]["words_median"]["value"],
         "truncated_share": metrics[final]["truncated_share"],

@@ -1,4 +1,5 @@
-"""Shared fixtures: crafted oasst messages and trees, and the smoke preset's real small model (built once)."""
+"""Shared fixtures: crafted oasst messages and trees, the smoke preset's real small model (built once), and the tiny
+random model the end-to-end smoke run uses."""
 
 from __future__ import annotations
 
@@ -85,17 +86,23 @@ def params_raw() -> dict:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    """One ``dvc repro`` of the smoke preset per pytest run, in a git + DVC copy of the working tree, committed.
-    Tests that change it take their own copy (``copy_of``)."""
+def smoke_run(tmp_path_factory, tiny_base_dir) -> Path:
+    """One ``dvc repro`` of the smoke preset on ``tiny_base_dir`` per pytest run, in a git + DVC copy of the working
+    tree, committed. Tests that change it take their own copy (``copy_of``)."""
     import subprocess
     import sys
 
     from ru_selfalign.presets import repository_copy
 
+    import yaml
+
     dst = repository_copy(REPO, tmp_path_factory.mktemp("smoke"), "smoke")
     bin_dir = Path(sys.executable).parent  # the venv's dvc, whatever PATH says
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(dst)}
+    # the smoke preset on a tiny random model: these tests prove DVC plumbing, and every stage's compute drops to ~0
+    raw = yaml.safe_load((dst / "params.yaml").read_text(encoding="utf-8"))
+    raw["base_model"].update(source="local", local_path=str(tiny_base_dir), name="tiny random Llama (tests)")
+    (dst / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     proc = subprocess.run([str(bin_dir / "dvc"), "repro"], cwd=dst, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise AssertionError(f"dvc repro of the smoke preset failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -108,7 +115,8 @@ def copy_of(run: Path, dst: Path) -> Path:
     """A private copy of a finished run (git, DVC cache and outputs), for a test that changes it."""
     import shutil
 
-    shutil.copytree(run, dst, symlinks=True)
+    # .dvc/tmp holds the run's locks and DVC's state: a copy starts without them
+    shutil.copytree(run, dst, symlinks=True, ignore=lambda d, names: ["tmp"] if Path(d) == run / ".dvc" else [])
     return dst
 
 
@@ -122,4 +130,23 @@ def smoke_model_dir(tmp_path_factory) -> Path:
     params = parse_params(preset_params("smoke", REPO / "params.yaml", REPO / "presets"))
     out = tmp_path_factory.mktemp("models") / "base"
     materialise_base(params.base_model, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_base_dir(smoke_model_dir, tmp_path_factory) -> Path:
+    """A randomly initialised two-layer Llama (~3.3 M parameters, seed 0) with SmolLM2's tokenizer and chat template:
+    the base model of the end-to-end tests, which check what DVC runs and records, not what the model says."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    real = AutoConfig.from_pretrained(smoke_model_dir)
+    config = LlamaConfig(vocab_size=real.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                         tie_word_embeddings=True, bos_token_id=real.bos_token_id, eos_token_id=real.eos_token_id,
+                         pad_token_id=real.pad_token_id)
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    LlamaForCausalLM(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(smoke_model_dir).save_pretrained(out)
     return out

@@ -60,6 +60,7 @@ _DELETE = object()
     ("base_model.source", "torrent", r"base_model\.source: 'torrent' is not allowed"),
     ("data.source", "local", None),
     ("evaluate.comparisons", ["r2_vs_r2"], r"evaluate\.comparisons: 'r2_vs_r2'"),
+    ("evaluate.preference", "some", r"evaluate\.preference: 'some' is not allowed; choose one of vs_sft, all, none"),
     ("evaluate.comparisons", ["r3_vs_sft"], r"evaluate\.comparisons: 'r3_vs_sft' must read 'X_vs_Y' with X in base/sft/final/r1/r2"),
     ("dpo.objective", "orpo", r"dpo\.objective: 'orpo' is not allowed; choose one of dpo, simpo"),
     ("dpo.dpo.loss_type", ["sigmoid", "kto"], r"dpo\.dpo\.loss_type: 'kto' is not allowed; choose one of sigmoid, hinge, ipo"),
@@ -139,6 +140,9 @@ def test_a_round_overrides_shared_sections_for_itself_only(params_raw):
     assert r2.dpo.trainer == r1.dpo.trainer == params.dpo.trainer and (r1.index, r2.index, r2.prompt_block) == (0, 1, 1)
     assert params.model_names == ["base", "sft", "r1", "r2"] and params.final_round is r2
     assert params.comparisons() == ["r1_vs_sft", "r2_vs_sft", "final_vs_base", "final_vs_reference"]
+    judged = {mode: [c for c in params.comparisons() if parse_params({**raw, "evaluate": {**raw["evaluate"], "preference": mode}})
+                     .evaluate.wants_preference(c)] for mode in ("vs_sft", "all", "none")}
+    assert judged == {"vs_sft": ["r1_vs_sft", "r2_vs_sft"], "all": params.comparisons(), "none": []}
     raw["iterations"]["r2"]["dpo"] = {"dpo": {"betta": 0.2}}
     with pytest.raises(ConfigError, match=r"unknown key iterations\.r2\.dpo\.dpo\.betta: not a field of DPOConfig"):
         parse_params(raw)

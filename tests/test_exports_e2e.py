@@ -16,7 +16,7 @@ import yaml
 from conftest import copy_of
 from test_exports import SAMPLE, hub_frame, sample_messages
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]  # one worker runs every test of the shared smoke run
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
 
 

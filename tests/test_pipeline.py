@@ -17,7 +17,7 @@ import yaml
 
 from conftest import copy_of, stage_graph
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]  # one worker runs every test of the shared smoke run
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
 
 
@@ -66,6 +66,8 @@ def test_pipeline_outputs(repo):
     assert evaluation["final"]["length_ratio_vs_sft"] == {k: r2["token_ratio"]["median"][k] for k in ("value", "ci_low", "ci_high")}
     assert evaluation["final"]["usefulness_delta_vs_sft"]["value"] == r2["delta"]["usefulness"]["value"]
     assert 0 <= r2["win_rate_soft"]["value"] <= 1 and 0 <= r2["position_bias"] <= 1
+    vs_base = evaluation["compare"]["final_vs_base"]  # evaluate.preference: vs_sft → paired figures, no judge pass
+    assert "win_rate_soft" not in vs_base and vs_base["token_ratio"]["median"]["value"] > 0
     assert json.loads((repo / "metrics/calibrate.json").read_text()) == {"fitted": False, "reason": "pairs.reward is weighted"}
     qa = json.loads((repo / "metrics/qa.json").read_text())
     assert qa["items"] == 4 and 0 <= qa["dpo"]["token_f1"]["value"] <= 1

@@ -17,7 +17,7 @@ def test_normalisation_and_metrics():
 
 def test_shipped_qa_items_are_valid_and_answer_spans_match():
     items = load_qa_items(read_jsonl(REPO / "data/sample/qa_ru.jsonl"), "qa_ru.jsonl")
-    assert len(items) >= 40
+    assert len(items) == 120 and len({i["id"] for i in items}) == 120
     for item in items:
         for text, start in zip(item["answers"]["text"], item["answers"]["answer_start"]):
             assert item["context"][start:start + len(text)] == text

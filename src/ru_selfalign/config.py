@@ -287,6 +287,7 @@ class EvaluateParams:
     batch_size: int = 16
     sampling: dict = field(default_factory=dict)
     comparisons: list[str] = field(default_factory=lambda: ["final_vs_reference"])  # besides every <round>_vs_sft
+    preference: str = "vs_sft"  # which comparisons the judge's two-order preference pass reads: vs_sft | all | none
     num_examples: int = 10
     bootstrap: int = 1000
     seed: int = 42  # which held-out and QA items are sampled, and the bootstrap: fixed across base.seed sweeps
@@ -297,9 +298,15 @@ class EvaluateParams:
             _dataclass_from_dict(PromptFile, spec, f"{key}.prompt_files[{i}]")
         _positive(f"{key}.max_prompts", self.max_prompts)
         _choice(f"{key}.quantize", self.quantize, QUANTIZE)
+        _choice(f"{key}.preference", self.preference, ("vs_sft", "all", "none"))
         _positive(f"{key}.batch_size", self.batch_size)
         _positive(f"{key}.bootstrap", self.bootstrap)
         _sampling_keys(f"{key}.sampling", self.sampling)
+
+    def wants_preference(self, comparison: str) -> bool:
+        """Whether ``comparison`` (X_vs_Y) gets the judge's preference pass: the costliest part of evaluate (two
+        forward passes per prompt over both answers), so by default only the comparisons against SFT."""
+        return self.preference == "all" or (self.preference == "vs_sft" and comparison.endswith("_vs_sft"))
 
     @property
     def prompt_file_specs(self) -> list[PromptFile]:

@@ -38,7 +38,8 @@ def build_report(metrics: dict, answers: list[dict], models: list[str], rounds: 
         "resample prompts, so both answers to a prompt move together.", "",
         "## Paired comparisons (X vs Y on the same prompts)", "",
         "Ratios are X/Y per prompt (median; geometric mean); deltas are X − Y per prompt (mean, Wilcoxon p). The soft win "
-        "rate averages the judge's P(X better) over both answer orders; LC holds answer length equal.", "",
+        "rate averages the judge's P(X better) over both answer orders; LC holds answer length equal; – where the judge did "
+        "not read that comparison (evaluate.preference).", "",
         "| comparison | n | tokens X/Y | words X/Y (geo. mean) | Δ Полезность | Δ Точность | Δ reward | Δ chrF++ "
         "| Δ token F1 | soft win rate | LC | position bias | strict: win rate, ties |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -50,8 +51,9 @@ def build_report(metrics: dict, answers: list[dict], models: list[str], rounds: 
         cells += [_fmt(delta.get(k)) + _p(delta.get(k)) for k in ("usefulness", "accuracy", "reward")]
         cells += [_fmt(delta.get("reference_chrf"), 1) + _p(delta.get("reference_chrf")),
                   _fmt(delta.get("reference_token_f1")) + _p(delta.get("reference_token_f1")),
-                  _fmt(c["win_rate_soft"]), _fmt(c["win_rate_soft_lc"]), f"{c['position_bias']:.2f}",
-                  f"{c['win_rate_strict']['value']:.2f}, {c['win_rate_strict']['ties']:.2f}"]
+                  _fmt(c.get("win_rate_soft")), _fmt(c.get("win_rate_soft_lc"))]
+        cells += ([f"{c['position_bias']:.2f}", f"{c['win_rate_strict']['value']:.2f}, {c['win_rate_strict']['ties']:.2f}"]
+                  if "win_rate_strict" in c else ["–", "–"])  # no preference pass (evaluate.preference)
         lines.append("| " + " | ".join(cells) + " |")
     censored = [m for m in models if metrics[m]["truncated_share"] > CENSORED_SHARE]
     lines += ["", "## Every model", ""]
