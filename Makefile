@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install pipeline test smoke plots bench bench-default
+.PHONY: install pipeline test bench bench-default
 
 install: $(VENV)/.installed
 
