@@ -1,7 +1,7 @@
 """Pipeline timings: a full ``dvc repro`` by stage (wall time and peak RSS), a no-op ``dvc repro``, and an
 incremental rerun after a ``dpo.dpo.beta`` change (every round's DPO and what follows), all in a fresh copy of the repository (nothing cached).
 
-    python benchmarks/bench_pipeline.py --preset default            # the embedded default (about 55 min on 2 cores, two rounds)
+    python benchmarks/bench_pipeline.py --preset default            # the embedded default (about 61 min alone on 2 cores, one round)
     python benchmarks/bench_pipeline.py --preset smoke --incremental
     python benchmarks/bench_pipeline.py --preset default --keep --cache .dvc/cache   # then take its dvc.lock here
 """
