@@ -94,21 +94,31 @@ def smoke_run(tmp_path_factory, tiny_base_dir) -> Path:
 
     from ru_selfalign.presets import repository_copy
 
-    import yaml
-
     dst = repository_copy(REPO, tmp_path_factory.mktemp("smoke"), "smoke")
     bin_dir = Path(sys.executable).parent  # the venv's dvc, whatever PATH says
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(dst)}
     # the smoke preset on a tiny random model: these tests prove DVC plumbing, and every stage's compute drops to ~0
-    raw = yaml.safe_load((dst / "params.yaml").read_text(encoding="utf-8"))
-    raw["base_model"].update(source="local", local_path=str(tiny_base_dir), name="tiny random Llama (tests)")
-    (dst / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    set_params(dst, base_model__source="local", base_model__local_path=str(tiny_base_dir),
+               base_model__name="tiny random Llama (tests)")
     proc = subprocess.run([str(bin_dir / "dvc"), "repro"], cwd=dst, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise AssertionError(f"dvc repro of the smoke preset failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     for cmd in (["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro"]):
         subprocess.run(cmd, cwd=dst, check=True, env=env)
     return dst
+
+
+def set_params(repo: Path, **changes) -> dict:
+    """Apply ``{"section__key": value}`` to a repository copy's params.yaml; returns the new params."""
+    raw = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
+    for dotted, value in changes.items():
+        *path, last = dotted.split("__")
+        node = raw
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return raw
 
 
 def copy_of(run: Path, dst: Path) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_of
+from conftest import copy_of, set_params
 from test_exports import SAMPLE, hub_frame, sample_messages
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]  # one worker runs every test of the shared smoke run
@@ -26,19 +26,6 @@ def dvc(*args, cwd):
     if proc.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc.stdout
-
-
-def set_params(repo: Path, **changes) -> dict:
-    """Apply ``{"section__key": value}`` to the copy's params.yaml; returns the new params."""
-    raw = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
-    for dotted, value in changes.items():
-        *path, last = dotted.split("__")
-        node = raw
-        for part in path:
-            node = node.setdefault(part, {})
-        node[last] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return raw
 
 
 def outputs(repo: Path) -> dict:
