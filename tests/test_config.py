@@ -1,4 +1,6 @@
 import copy
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -166,3 +168,25 @@ def test_loss_types_come_from_the_installed_trl():
 
     assert {"sigmoid", "ipo", "sigmoid_norm", "sft"} <= set(trl_choices(DPOConfig, "loss_type"))
     assert "simpo" in trl_choices(CPOConfig, "loss_type")
+
+
+def test_trl_and_peft_names_are_checked_only_where_asked(params_raw):
+    raw = copy.deepcopy(params_raw)
+    raw["dpo"]["trainer"]["learning_rat"] = 1e-4
+    with pytest.raises(ConfigError, match=r"unknown key dpo\.trainer\.learning_rat: not a field of DPOConfig"):
+        parse_params(raw)
+    parse_params(raw, libraries=False)  # the dpo stage itself checks them (runtime.LIBRARY_STAGES)
+
+
+def test_a_stage_without_trl_starts_without_importing_it():
+    code = ("import sys; from ru_selfalign.config import load_params; import ru_selfalign.runtime; "
+            "load_params('params.yaml', libraries=False); "
+            "print(sorted(m for m in ('trl', 'peft', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_evaluate_tracks_every_option_that_changes_its_metrics():
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["evaluate"]
+    for key in ("evaluate.preference", "evaluate.comparisons", "evaluate.bootstrap", "evaluate.seed", "pairs.weights"):
+        assert key in stage["params"], key

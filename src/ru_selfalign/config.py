@@ -104,6 +104,9 @@ class SftParams:
     trainer: dict = field(default_factory=dict)
 
     def check(self, key: str) -> None:
+        """Nothing to check without trl and peft: see ``check_library``."""
+
+    def check_library(self, key: str) -> None:
         from trl import SFTConfig
 
         _lora_and_trainer_keys(key, self.lora, self.trainer, SFTConfig)
@@ -234,20 +237,11 @@ class DpoParams:
     simpo: dict = field(default_factory=dict)
 
     def check(self, key: str) -> None:
-        from trl import DPOConfig
-        from trl.experimental.cpo import CPOConfig
-
         _choice(f"{key}.objective", self.objective, ("dpo", "simpo"))
-        _lora_and_trainer_keys(key, self.lora, self.trainer, DPOConfig)
-        _library_keys(f"{key}.trainer", self.trainer, CPOConfig, reserved=RESERVED_TRAINER_KEYS)
-        for name, values, cls in (("dpo", self.dpo, DPOConfig), ("simpo", self.simpo, CPOConfig)):
-            _library_keys(f"{key}.{name}", values, cls, reserved=RESERVED_TRAINER_KEYS)
-            if both := sorted(set(values) & set(self.trainer)):
+        for name in ("dpo", "simpo"):
+            if both := sorted(set(getattr(self, name)) & set(self.trainer)):
                 raise ConfigError(f"{key}.{name} and {key}.trainer both set {both}; set each option in one place")
-        losses = self.dpo.get("loss_type", ["sigmoid"])
-        losses = [losses] if isinstance(losses, str) else losses
-        for loss in losses:
-            _choice(f"{key}.dpo.loss_type", loss, trl_choices(DPOConfig, "loss_type"))
+        losses = self.losses
         weights = self.dpo.get("loss_weights")
         if weights is not None and len(weights) != len(losses):
             raise ConfigError(f"{key}.dpo.loss_weights needs one weight per loss_type ({len(losses)}), got {weights}")
@@ -260,6 +254,22 @@ class DpoParams:
         for name in ("dpo", "simpo"):
             if getattr(self, name).get("beta", 1.0) <= 0:
                 raise ConfigError(f"{key}.{name}.beta must be > 0, got {getattr(self, name)['beta']}")
+
+    @property
+    def losses(self) -> list[str]:
+        losses = self.dpo.get("loss_type", ["sigmoid"])
+        return [losses] if isinstance(losses, str) else losses
+
+    def check_library(self, key: str) -> None:
+        from trl import DPOConfig
+        from trl.experimental.cpo import CPOConfig
+
+        _lora_and_trainer_keys(key, self.lora, self.trainer, DPOConfig)
+        _library_keys(f"{key}.trainer", self.trainer, CPOConfig, reserved=RESERVED_TRAINER_KEYS)
+        for name, values, cls in (("dpo", self.dpo, DPOConfig), ("simpo", self.simpo, CPOConfig)):
+            _library_keys(f"{key}.{name}", values, cls, reserved=RESERVED_TRAINER_KEYS)
+        for loss in self.losses:
+            _choice(f"{key}.dpo.loss_type", loss, trl_choices(DPOConfig, "loss_type"))
 
 
 def trl_choices(cls, name: str) -> tuple[str, ...]:
@@ -443,14 +453,17 @@ class Params:
         return fixed + [c for c in self.evaluate.comparisons if c not in fixed]
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> Params:
-    """Read and validate every section; raise ``ConfigError`` naming the first bad key."""
+def load_params(path: str | Path = PARAMS_FILE, libraries: bool = True) -> Params:
+    """Read and validate every section; raise ``ConfigError`` naming the first bad key.
+
+    ``libraries=False`` skips checking the trl/peft option names (``sft``, ``dpo``): importing trl costs a stage
+    ~4 s of start-up, and the stages that use those options check them (DVC reruns them first when they change)."""
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh) or {}
-    return parse_params(raw)
+    return parse_params(raw, libraries)
 
 
-def parse_params(raw: dict) -> Params:
+def parse_params(raw: dict, libraries: bool = True) -> Params:
     if unknown := set(raw) - set(SECTIONS) - {"base", "iterations"}:
         raise ConfigError(f"unknown section(s) {sorted(unknown)} in params; allowed: base, iterations, {', '.join(SECTIONS)}")
     base = raw.get("base") or {}
@@ -463,9 +476,9 @@ def parse_params(raw: dict) -> Params:
         if name not in raw:
             raise ConfigError(f"section '{name}' is missing from params")
         section = _dataclass_from_dict(cls, raw[name] or {}, name)
-        section.check(name)
+        _check(section, name, libraries)
         sections[name] = section
-    rounds = _parse_rounds(raw.get("iterations"), raw)
+    rounds = _parse_rounds(raw.get("iterations"), raw, libraries)
     _check_comparisons(sections["evaluate"].comparisons, rounds)
     return Params(seed=base["seed"], sections=sections, rounds=rounds)
 
@@ -481,7 +494,7 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _parse_rounds(iterations, raw: dict) -> dict[str, Round]:
+def _parse_rounds(iterations, raw: dict, libraries: bool) -> dict[str, Round]:
     if not isinstance(iterations, dict) or not iterations:
         raise ConfigError("iterations must map round names to rounds (e.g. r1: {model_in: models/sft, prompt_block: 0})")
     rounds: dict[str, Round] = {}
@@ -506,9 +519,15 @@ def _parse_rounds(iterations, raw: dict) -> dict[str, Round]:
         for section in ROUND_SECTIONS:
             values = deep_merge(raw[section] or {}, getattr(spec, section))
             merged[section] = _dataclass_from_dict(SECTIONS[section], values, f"{key}.{section}")
-            merged[section].check(f"{key}.{section}" if getattr(spec, section) else section)
+            _check(merged[section], f"{key}.{section}" if getattr(spec, section) else section, libraries)
         rounds[name] = Round(key=name, index=index, model_in=spec.model_in, prompt_block=spec.prompt_block, **merged)
     return rounds
+
+
+def _check(section, key: str, libraries: bool) -> None:
+    section.check(key)
+    if libraries and hasattr(section, "check_library"):
+        section.check_library(key)
 
 
 def _check_comparisons(comparisons: list[str], rounds: dict) -> None:

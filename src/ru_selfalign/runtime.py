@@ -5,19 +5,25 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
 import sys
+
+import numpy as np
+import torch
 
 from .config import ConfigError, Params, load_params
 from .io import InputError
 from .models import configure_cpu
 
 DEBUG_ENV = "RU_SELFALIGN_DEBUG"
+LIBRARY_STAGES = ("sft", "dpo")  # the stages that pass params to trl and peft
 
 
 def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[argparse.Namespace, Params]:
-    """Parse the stage's path arguments (their one home is dvc.yaml), read params, seed everything."""
-    from transformers import set_seed
+    """Parse the stage's path arguments (their one home is dvc.yaml), read params, seed everything.
 
+    Seeds as ``transformers.set_seed`` does, without importing transformers (seconds of start-up for the stages
+    that never use it); only the stages whose trl/peft options are theirs check those names."""
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=description)
     for path in paths:
         parser.add_argument(f"--{path.replace('_', '-')}", dest=path, required=True)
@@ -28,8 +34,10 @@ def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[ar
     if not (args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")):
         sys.excepthook = one_line_errors(sys.excepthook)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    params = load_params(args.params)
-    set_seed(params.seed)
+    params = load_params(args.params, libraries=name in LIBRARY_STAGES)
+    random.seed(params.seed)
+    np.random.seed(params.seed)
+    torch.manual_seed(params.seed)  # every device's generator
     configure_cpu()
     logging.getLogger(name).info("params: %s", getattr(params, name, None) if name in params.sections else "-")
     return args, params
