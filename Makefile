@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 pipeline: install
 	dvc repro
 
-# Two workers (pytest-xdist): one takes the end-to-end tests of the shared smoke run (xdist_group "smoke"), both
+# Two workers (pytest-xdist): the end-to-end tests form two xdist groups, one per worker (docs/tests.md), and both
 # share the rest. pytest exits 5 when it collected no test: that is a failure here, never a pass.
 test: install
 	$(PY) -m pytest -v -n 2 --dist loadgroup --durations=15; rc=$$?; \

@@ -86,20 +86,50 @@ def params_raw() -> dict:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory, tiny_base_dir) -> Path:
+def smoke_run(tmp_path_factory, request) -> Path:
     """One ``dvc repro`` of the smoke preset on ``tiny_base_dir`` per pytest run, in a git + DVC copy of the working
-    tree, committed. Tests that change it take their own copy (``copy_of``)."""
+    tree, committed. Tests that change it take their own copy (``copy_of``).
+
+    Under pytest-xdist every worker has its own session: the first one to ask builds the run under a file lock in
+    the run's shared temp folder, the others wait for it and read the same folder."""
+    import os
+
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this pytest run
+    dst, done, failed = root / "smoke-run", root / "smoke-run.done", root / "smoke-run.failed"
+    with FileLock(str(root / "smoke-run.lock")):
+        if failed.exists():
+            raise AssertionError(failed.read_text(encoding="utf-8"))
+        if not done.exists():
+            try:
+                smoke_repo(dst, request.getfixturevalue("tiny_base_dir"), commit=True)
+            except AssertionError as err:
+                failed.write_text(str(err), encoding="utf-8")
+                raise
+            done.touch()
+    return dst
+
+
+def smoke_repo(dst: Path, tiny_base_dir: Path, commit: bool = False, **changes) -> Path:
+    """A git + DVC copy of the working tree with the smoke preset on the tiny random model and ``changes`` to its
+    params; ``commit`` runs ``dvc repro`` in it and commits the result."""
     import subprocess
     import sys
 
     from ru_selfalign.presets import repository_copy
 
-    dst = repository_copy(REPO, tmp_path_factory.mktemp("smoke"), "smoke")
-    bin_dir = Path(sys.executable).parent  # the venv's dvc, whatever PATH says
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(dst)}
+    dst.mkdir(parents=True, exist_ok=True)
+    repository_copy(REPO, dst, "smoke")
     # the smoke preset on a tiny random model: these tests prove DVC plumbing, and every stage's compute drops to ~0
     set_params(dst, base_model__source="local", base_model__local_path=str(tiny_base_dir),
-               base_model__name="tiny random Llama (tests)")
+               base_model__name="tiny random Llama (tests)", **changes)
+    if not commit:
+        return dst
+    bin_dir = Path(sys.executable).parent  # the venv's dvc, whatever PATH says
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(dst)}
     proc = subprocess.run([str(bin_dir / "dvc"), "repro"], cwd=dst, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise AssertionError(f"dvc repro of the smoke preset failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")

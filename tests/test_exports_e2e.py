@@ -1,5 +1,6 @@
-"""End to end on a copy of the shared smoke run (git + DVC): a gzipped trees export, and a prompts-only flat CSV
-export with SFT off (the base model generates and judges, DPO trains a fresh LoRA from dpo.lora).
+"""End to end: a gzipped trees export on a copy of the shared smoke run (git + DVC), and a prompts-only flat CSV
+export with SFT off in a smoke repository of its own (the base model generates and judges, DPO trains a fresh LoRA
+from dpo.lora), which need not wait for the shared run.
 
     .venv/bin/python -m pytest tests/test_exports_e2e.py -q      # a few minutes on 2 CPU cores
 """
@@ -13,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import copy_of, set_params
+from conftest import copy_of, set_params, smoke_repo
 from test_exports import SAMPLE, hub_frame, sample_messages
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]  # one worker runs every test of the shared smoke run
+# the second xdist worker's share of the end-to-end tests (test_pipeline.py's "smoke" group takes the other)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke-copies")]
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
 
 
@@ -46,8 +48,8 @@ def test_gzipped_trees_export_prepares_like_the_plain_one(smoke_run, tmp_path):
     assert (repo / "data/prepared/train.jsonl").stat().st_mode & 0o077 == 0o044  # readable by others (umask 022)
 
 
-def test_prompts_only_csv_runs_end_to_end_without_sft(smoke_run, tmp_path):
-    repo = copy_of(smoke_run, tmp_path / "repo")  # its base model and answer@base stay cached
+def test_prompts_only_csv_runs_end_to_end_without_sft(tiny_base_dir, tmp_path):
+    repo = smoke_repo(tmp_path / "repo", tiny_base_dir)
     prompts = [m for m in sample_messages() if m["role"] == "prompter" and m["parent_id"] is None and m["lang"] == "ru"]
     hub_frame(prompts).to_csv(repo / "data/prompts_only.csv", index=False)
     raw = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))

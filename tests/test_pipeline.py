@@ -17,7 +17,9 @@ import yaml
 
 from conftest import copy_of, stage_graph
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke")]  # one worker runs every test of the shared smoke run
+# xdist groups: "smoke" (the tests reading the shared smoke run, and the forced rerun) on one worker, "smoke-copies"
+# (the exp run here and test_exports_e2e.py) on the other; conftest.smoke_run builds the run once for both
+pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
 
 
@@ -44,6 +46,7 @@ def own_repo(smoke_run, tmp_path):
     return copy_of(smoke_run, tmp_path / "repo")
 
 
+@pytest.mark.xdist_group("smoke")
 def test_pipeline_outputs(repo):
     for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/r1/adapter_config.json",
                 "models/dpo/r2/adapter_config.json", "data/rounds/r1/pairs.jsonl", "data/rounds/r2/pairs.jsonl",
@@ -78,6 +81,7 @@ def test_pipeline_outputs(repo):
     assert report.index("## Paired comparisons") < report.index("## Every model") and "| r2 vs sft | 4 |" in report
 
 
+@pytest.mark.xdist_group("smoke")
 def test_exported_model_loads_and_answers(repo):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -94,6 +98,7 @@ def test_exported_model_loads_and_answers(repo):
     assert artifact.path == "models/export" and artifact.type == "model"
 
 
+@pytest.mark.xdist_group("smoke")
 def test_second_repro_runs_nothing_and_status_is_clean(repo):
     assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout
     out = dvc("repro", cwd=repo).stdout
@@ -111,6 +116,7 @@ FROM_ROUND1 = ROUND2 | {"generate@r1", "judge@r1", "pairs@r1", "dpo@r1", "answer
 FROM_SFT = FROM_ROUND1 | {"sft", "calibrate", "agreement", "answer@sft"}
 
 
+@pytest.mark.xdist_group("smoke")
 @pytest.mark.parametrize("key, value, expected", [
     ("iterations.r2.prompt_block", 3, ROUND2),  # a round-2 change leaves round 1 alone
     ("iterations.r2.dpo", {"dpo": {"beta": 0.2}}, ROUND2 - {"generate@r2", "judge@r2", "pairs@r2"}),  # only DPO onwards
@@ -140,6 +146,7 @@ def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value
     assert not changed & {"base_model", "prepare", "answer@base"}
 
 
+@pytest.mark.xdist_group("smoke")
 def test_editing_the_judge_prompts_makes_the_judging_stages_stale_and_leaves_data_alone(repo):
     rubric = repo / "src/ru_selfalign/rubric.py"
     original = rubric.read_text(encoding="utf-8")
@@ -153,6 +160,7 @@ def test_editing_the_judge_prompts_makes_the_judging_stages_stale_and_leaves_dat
     assert not stale & {"base_model", "prepare", "select", "sft"}
 
 
+@pytest.mark.xdist_group("smoke-copies")
 def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(own_repo):
     repo = own_repo
     # round 2 only (the cheaper switch; a top-level dpo.objective reaches both rounds through the same merge)
@@ -199,6 +207,7 @@ def _close(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.xdist_group("smoke")
 def test_killed_stage_leaves_no_output_and_repro_recovers_identically(own_repo):
     repo = own_repo
     before = _snapshot(repo)
@@ -212,7 +221,7 @@ def test_killed_stage_leaves_no_output_and_repro_recovers_identically(own_repo):
                       if "stages.generate" in " ".join(c.cmdline())), None)
         time.sleep(0.2)
     assert stage is not None, "the generate stage never started"
-    time.sleep(4)  # inside the stage: model loading / sampling
+    time.sleep(2)  # inside the stage: imports and model loading
     stage.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) != 0
     assert not target.exists(), "a killed stage must not leave an output DVC could take for a result"
@@ -227,6 +236,7 @@ FORCED = ("prepare", "select", "sft", "calibrate", "agreement", "generate@r1", "
           "evaluate", "report", "qa")
 
 
+@pytest.mark.xdist_group("smoke")
 def test_forced_rerun_gives_byte_identical_metrics(own_repo):
     repo = own_repo
     before = _snapshot(repo)
