@@ -19,10 +19,10 @@ $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 pipeline: install
 	dvc repro
 
-# Two workers (pytest-xdist): the end-to-end tests form two xdist groups, one per worker (docs/tests.md), and both
-# share the rest. pytest exits 5 when it collected no test: that is a failure here, never a pass.
+# Two workers (pytest-xdist), a test file at a time (--dist loadfile: the end-to-end files land on both workers,
+# docs/tests.md). pytest exits 5 when it collected no test: that is a failure here, never a pass.
 test: install
-	$(PY) -m pytest -v -n 2 --dist loadgroup --durations=15; rc=$$?; \
+	$(PY) -m pytest -v -n 2 --dist loadfile --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Benchmarks: each prints its ratios and writes benchmarks/results/*.json. They read the default pipeline's

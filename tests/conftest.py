@@ -138,6 +138,12 @@ def smoke_repo(dst: Path, tiny_base_dir: Path, commit: bool = False, **changes) 
     return dst
 
 
+@pytest.fixture
+def own_repo(smoke_run, tmp_path):
+    """A private copy of the finished smoke run, for tests that change it or run stages again."""
+    return copy_of(smoke_run, tmp_path / "repo")
+
+
 def set_params(repo: Path, **changes) -> dict:
     """Apply ``{"section__key": value}`` to a repository copy's params.yaml; returns the new params."""
     raw = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))

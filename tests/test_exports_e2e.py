@@ -17,8 +17,7 @@ import yaml
 from conftest import copy_of, set_params, smoke_repo
 from test_exports import SAMPLE, hub_frame, sample_messages
 
-# the second xdist worker's share of the end-to-end tests (test_pipeline.py's "smoke" group takes the other)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke-copies")]
+pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
 
 

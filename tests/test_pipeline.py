@@ -1,5 +1,6 @@
 """End to end: one ``dvc repro`` of the smoke preset per pytest run (conftest.smoke_run), then DVC's behaviour on it.
-Read-only tests share the run; tests that run stages again work on their own copy."""
+Read-only tests share the run; tests that change it or run stages again work on their own copy (``own_repo``): under
+two xdist workers the other worker's end-to-end tests copy the shared run at any moment."""
 
 import hashlib
 import json
@@ -15,10 +16,8 @@ import psutil
 import pytest
 import yaml
 
-from conftest import copy_of, stage_graph
+from conftest import stage_graph
 
-# xdist groups: "smoke" (the tests reading the shared smoke run, and the forced rerun) on one worker, "smoke-copies"
-# (the exp run here and test_exports_e2e.py) on the other; conftest.smoke_run builds the run once for both
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent  # the venv's dvc and python, whatever PATH says
 
@@ -40,13 +39,7 @@ def repo(smoke_run):
     return smoke_run
 
 
-@pytest.fixture
-def own_repo(smoke_run, tmp_path):
-    """A private copy of the finished smoke run, for tests that run stages again."""
-    return copy_of(smoke_run, tmp_path / "repo")
 
-
-@pytest.mark.xdist_group("smoke")
 def test_pipeline_outputs(repo):
     for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/r1/adapter_config.json",
                 "models/dpo/r2/adapter_config.json", "data/rounds/r1/pairs.jsonl", "data/rounds/r2/pairs.jsonl",
@@ -81,7 +74,6 @@ def test_pipeline_outputs(repo):
     assert report.index("## Paired comparisons") < report.index("## Every model") and "| r2 vs sft | 4 |" in report
 
 
-@pytest.mark.xdist_group("smoke")
 def test_exported_model_loads_and_answers(repo):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -98,7 +90,6 @@ def test_exported_model_loads_and_answers(repo):
     assert artifact.path == "models/export" and artifact.type == "model"
 
 
-@pytest.mark.xdist_group("smoke")
 def test_second_repro_runs_nothing_and_status_is_clean(repo):
     assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout
     out = dvc("repro", cwd=repo).stdout
@@ -116,7 +107,6 @@ FROM_ROUND1 = ROUND2 | {"generate@r1", "judge@r1", "pairs@r1", "dpo@r1", "answer
 FROM_SFT = FROM_ROUND1 | {"sft", "calibrate", "agreement", "answer@sft"}
 
 
-@pytest.mark.xdist_group("smoke")
 @pytest.mark.parametrize("key, value, expected", [
     ("iterations.r2.prompt_block", 3, ROUND2),  # a round-2 change leaves round 1 alone
     ("iterations.r2.dpo", {"dpo": {"beta": 0.2}}, ROUND2 - {"generate@r2", "judge@r2", "pairs@r2"}),  # only DPO onwards
@@ -128,53 +118,28 @@ FROM_SFT = FROM_ROUND1 | {"sft", "calibrate", "agreement", "answer@sft"}
     ("sft.lora.r", 2, FROM_SFT),
     ("select.min_quality", 0.8, FROM_SFT | {"select"}),
 ])
-def test_param_change_makes_only_its_stage_and_downstream_stale(repo, key, value, expected):
-    params_file = repo / "params.yaml"
-    original = params_file.read_text()
-    raw = yaml.safe_load(original)
+def test_param_change_makes_only_its_stage_and_downstream_stale(own_repo, key, value, expected):
+    repo = own_repo
+    raw = yaml.safe_load((repo / "params.yaml").read_text())
     *path, last = key.split(".")
     node = raw
     for part in path:
         node = node[part]
     node[last] = value
-    try:
-        params_file.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
-        changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
-    finally:
-        params_file.write_text(original)
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+    changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
     assert _downstream(repo, changed) == expected
     assert not changed & {"base_model", "prepare", "answer@base"}
 
 
-@pytest.mark.xdist_group("smoke")
-def test_editing_the_judge_prompts_makes_the_judging_stages_stale_and_leaves_data_alone(repo):
+def test_editing_the_judge_prompts_makes_the_judging_stages_stale_and_leaves_data_alone(own_repo):
+    repo = own_repo
     rubric = repo / "src/ru_selfalign/rubric.py"
-    original = rubric.read_text(encoding="utf-8")
-    try:
-        rubric.write_text(original + "\n# an edit\n", encoding="utf-8")
-        changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
-    finally:
-        rubric.write_text(original, encoding="utf-8")
+    rubric.write_text(rubric.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
+    changed = set(json.loads(dvc("status", "--json", cwd=repo).stdout))
     stale = _downstream(repo, changed)
     assert {"judge@r1", "judge@r2", "pairs@r1", "pairs@r2", "calibrate", "agreement", "evaluate", "report"} <= stale
     assert not stale & {"base_model", "prepare", "select", "sft"}
-
-
-@pytest.mark.xdist_group("smoke-copies")
-def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(own_repo):
-    repo = own_repo
-    # round 2 only (the cheaper switch; a top-level dpo.objective reaches both rounds through the same merge)
-    out = dvc("exp", "run", "-S", "+iterations.r2.dpo.objective=simpo", cwd=repo).stdout
-    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    # everything before round 2's DPO comes from DVC's cache; downstream stages whose inputs came out
-    # byte-identical are skipped, hence a range
-    assert {"dpo@r2", "answer_round@r2"} <= ran <= ROUND2 - {"generate@r2", "judge@r2", "pairs@r2"}, out
-    show = dvc("exp", "show", "--csv", cwd=repo).stdout
-    # unique names lose the file prefix; final.* from eval.json and qa.json side by side
-    assert "iterations.r2.dpo.objective" in show and "simpo" in show and "final.length_ratio_vs_sft.value" in show
-    assert "final.em_delta_vs_sft.ci_low" in show and "final.usefulness_delta_vs_sft.ci_high" in show
-    diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
-    assert diff["metrics/rounds/r2/dpo.json"]["train_loss"]["new"] != diff["metrics/rounds/r2/dpo.json"]["train_loss"]["old"]
 
 
 def _snapshot(repo: Path) -> dict:
@@ -207,7 +172,6 @@ def _close(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.xdist_group("smoke")
 def test_killed_stage_leaves_no_output_and_repro_recovers_identically(own_repo):
     repo = own_repo
     before = _snapshot(repo)
@@ -236,7 +200,6 @@ FORCED = ("prepare", "select", "sft", "calibrate", "agreement", "generate@r1", "
           "evaluate", "report", "qa")
 
 
-@pytest.mark.xdist_group("smoke")
 def test_forced_rerun_gives_byte_identical_metrics(own_repo):
     repo = own_repo
     before = _snapshot(repo)
