@@ -113,9 +113,9 @@ def smoke_run(tmp_path_factory, request) -> Path:
     return dst
 
 
-def smoke_repo(dst: Path, tiny_base_dir: Path, commit: bool = False, **changes) -> Path:
-    """A git + DVC copy of the working tree with the smoke preset on the tiny random model and ``changes`` to its
-    params; ``commit`` runs ``dvc repro`` in it and commits the result."""
+def smoke_repo(dst: Path, tiny_base_dir: Path, commit: bool = False) -> Path:
+    """A git + DVC copy of the working tree with the smoke preset on the tiny random model; ``commit`` runs
+    ``dvc repro`` in it and commits the result."""
     import subprocess
     import sys
 
@@ -125,7 +125,7 @@ def smoke_repo(dst: Path, tiny_base_dir: Path, commit: bool = False, **changes) 
     repository_copy(REPO, dst, "smoke")
     # the smoke preset on a tiny random model: these tests prove DVC plumbing, and every stage's compute drops to ~0
     set_params(dst, base_model__source="local", base_model__local_path=str(tiny_base_dir),
-               base_model__name="tiny random Llama (tests)", **changes)
+               base_model__name="tiny random Llama (tests)")
     if not commit:
         return dst
     bin_dir = Path(sys.executable).parent  # the venv's dvc, whatever PATH says

@@ -39,7 +39,6 @@ def repo(smoke_run):
     return smoke_run
 
 
-
 def test_pipeline_outputs(repo):
     for out in ("models/base/config.json", "models/sft/adapter_config.json", "models/dpo/r1/adapter_config.json",
                 "models/dpo/r2/adapter_config.json", "data/rounds/r1/pairs.jsonl", "data/rounds/r2/pairs.jsonl",
