@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--sampled-max-new-tokens", type=int, default=None,
+                        help="cap for the sampled setting (default: --max-new-tokens; generate.sampling has 192)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: configure_cpu's, all cores)")
     args = parser.parse_args()
     configure_cpu()
@@ -78,7 +80,8 @@ def main() -> None:
         "greedy": (texts[:args.num_prompts], 1, {"do_sample": False, "max_new_tokens": args.max_new_tokens,
                                                  "repetition_penalty": 1.1}),
         f"sampled_n{args.n}": (texts[:args.sampled_prompts], args.n,
-                               {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": args.max_new_tokens,
+                               {"do_sample": True, "temperature": 0.7, "top_p": 0.9,
+                                "max_new_tokens": args.sampled_max_new_tokens or args.max_new_tokens,
                                 "repetition_penalty": 1.1}),
     }
     settings = {k: v for k, v in settings.items() if v[0]}
@@ -111,8 +114,7 @@ def main() -> None:
                   f"{r['wall_s_a_over_this']:.2f}x faster wall) vs a: {result[name]['a_hf_generate_fp32']['tokens_per_s']:.1f} tok/s")
     if greedy:
         print("identical greedy answers:", result["greedy"]["identical_answers"])
-    save("generate", {"base": args.base, "adapter": args.adapter, "batch_size": args.batch_size,
-                      "max_new_tokens": args.max_new_tokens, "int8_keep_float": list(INT8_KEEP_FLOAT),
+    save("generate", {"base": args.base, "adapter": args.adapter, "batch_size": args.batch_size, "int8_keep_float": list(INT8_KEEP_FLOAT),
                       "load_avg_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
                       **result})
 

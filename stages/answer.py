@@ -37,8 +37,10 @@ def main() -> None:
         del model
         gc.collect()  # two 0.5B models in fp32 need not sit in memory together
         model = load_model(args.base, quantize=cfg.quantize)
+    # judged in the self-judge's batches: scoring repeats each answer's KV cache once per criterion, which at the
+    # decoding batch of 32 and 384-token answers held 3+ GB
     verdicts = score_expected(model, tokenizer, [(p["messages"], a["text"]) for p, (a,) in zip(prompts, answers)],
-                              cfg.batch_size, desc=f"judge:{args.name}")
+                              params.judge.batch_size, desc=f"judge:{args.name}")
     write_jsonl(args.out, [{**p, "answer": {**a, "scores": v["scores"]}} for p, (a,), v in zip(prompts, answers, verdicts)])
 
 

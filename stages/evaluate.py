@@ -58,7 +58,8 @@ def main() -> None:
         if not rows:
             log.warning("%s left out: no held-out prompt has a reference answer", item)
             continue
-        metrics["compare"][item] = compare(judge if item in wanted else None, tokenizer, rows, x, y, cfg.batch_size, boot, item)
+        metrics["compare"][item] = compare(judge if item in wanted else None, tokenizer, rows, x, y, params.judge.batch_size,
+                                           boot, item)
         for p, pref in zip(rows, metrics["compare"][item].pop("_prefs", [])):
             p.setdefault("preference", {})[item] = round(pref, 4)
     metrics["final"] = final_metrics(metrics, final)
