@@ -102,3 +102,27 @@ def test_truncated_gzip_is_named(tmp_path):
     path.write_bytes(gzip.compress(b'{"a": 1}\n' * 1000)[:60])
     with pytest.raises(InputError, match=r"cut\.jsonl\.gz: cannot read past line \d+"):
         list(iter_jsonl(path))
+
+
+def test_sigterm_during_a_write_leaves_no_temporary_output(tmp_path):
+    """A stage killed with SIGTERM (kill, an interrupted dvc repro) cleans up as an exception would."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from ru_selfalign.io import atomic_path\n"
+        "from ru_selfalign.runtime import exit_on_sigterm\n"
+        "exit_on_sigterm()\n"
+        f"with atomic_path({str(tmp_path / 'model')!r}, is_dir=True) as tmp:\n"
+        "    (tmp / 'weights.bin').write_bytes(b'x' * 1000)\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    assert len(list(tmp_path.iterdir())) == 1  # the temporary folder exists while writing
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import random
+import signal
 import sys
 
 import numpy as np
@@ -33,6 +34,7 @@ def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[ar
     args = parser.parse_args()
     if not (args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")):
         sys.excepthook = one_line_errors(sys.excepthook)
+    exit_on_sigterm()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", datefmt="%H:%M:%S")
     params = load_params(args.params, libraries=name in LIBRARY_STAGES)
     random.seed(params.seed)
@@ -41,6 +43,13 @@ def start_stage(name: str, description: str, paths: tuple[str, ...]) -> tuple[ar
     configure_cpu()
     logging.getLogger(name).info("params: %s", getattr(params, name, None) if name in params.sections else "-")
     return args, params
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM (what ``kill`` and an interrupted ``dvc repro`` send) exits through ``SystemExit``, so the
+    ``finally`` blocks run and ``atomic_path`` removes its temporary output; by default Python dies on the spot
+    and leaves it (a 2.4 GB temporary model folder, until the stage next runs)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def one_line_errors(fallback):
