@@ -27,10 +27,10 @@ test: install
 
 # Benchmarks: each prints its ratios and writes benchmarks/results/*.json. They read the default pipeline's
 # models and data, so `dvc repro` runs first (nothing to do when it is up to date). bench-default also times a
-# whole fresh default run in a temporary copy (about 61 min alone on 2 cores, one round).
+# whole fresh default run in a temporary copy (about 50 min alone on 2 cores, one round).
 bench: pipeline
 	$(PY) benchmarks/bench_generate.py && $(PY) benchmarks/bench_judge.py && $(PY) benchmarks/bench_scaling.py \
-		&& $(PY) benchmarks/bench_pipeline.py --preset smoke --incremental
+		&& $(PY) benchmarks/bench_checkpointing.py && $(PY) benchmarks/bench_pipeline.py --preset smoke --incremental
 
 bench-default: install
 	$(PY) benchmarks/bench_pipeline.py --preset default

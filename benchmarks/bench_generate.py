@@ -2,7 +2,7 @@
 in fp32 batches held to their longest answer; (b) our decode loop in fp32 (prefill once per prompt, finished rows
 leave, next prompts take their place); (c) the same loop with int8 weights. Greedy, and sampled n=4 candidates.
 
-    python benchmarks/bench_generate.py --base models/base --prompts data/prompts/heldout_ru.jsonl
+    python benchmarks/bench_generate.py    # the default pipeline's settings: SFT model, batch 32, caps 384 / 192
 """
 
 import argparse
@@ -57,15 +57,14 @@ def same_share(first, second) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default="models/base")
-    parser.add_argument("--adapter", default=None)
+    parser.add_argument("--adapter", default="models/sft", help="as generate@r1 (round 1 starts from SFT)")
     parser.add_argument("--prompts", default="data/prompts/heldout_ru.jsonl")
-    parser.add_argument("--num-prompts", type=int, default=16, help="greedy setting")
-    parser.add_argument("--sampled-prompts", type=int, default=4, help="sampled setting (x n candidates); 0 skips it")
+    parser.add_argument("--num-prompts", type=int, default=32, help="greedy setting")
+    parser.add_argument("--sampled-prompts", type=int, default=16, help="sampled setting (x n candidates); 0 skips it")
     parser.add_argument("-n", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--sampled-max-new-tokens", type=int, default=None,
-                        help="cap for the sampled setting (default: --max-new-tokens; generate.sampling has 192)")
+    parser.add_argument("--batch-size", type=int, default=32, help="generate.batch_size and evaluate.batch_size")
+    parser.add_argument("--max-new-tokens", type=int, default=384, help="evaluate.sampling")
+    parser.add_argument("--sampled-max-new-tokens", type=int, default=192, help="generate.sampling")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: configure_cpu's, all cores)")
     args = parser.parse_args()
     configure_cpu()
@@ -81,7 +80,7 @@ def main() -> None:
                                                  "repetition_penalty": 1.1}),
         f"sampled_n{args.n}": (texts[:args.sampled_prompts], args.n,
                                {"do_sample": True, "temperature": 0.7, "top_p": 0.9,
-                                "max_new_tokens": args.sampled_max_new_tokens or args.max_new_tokens,
+                                "max_new_tokens": args.sampled_max_new_tokens,
                                 "repetition_penalty": 1.1}),
     }
     settings = {k: v for k, v in settings.items() if v[0]}

@@ -41,7 +41,7 @@ class StageMonitor:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                procs = self.root.children(recursive=True)
+                procs = [self.root, *self.root.children(recursive=True)]  # the root too: it may be the stage
             except psutil.NoSuchProcess:
                 return
             for proc in procs:
