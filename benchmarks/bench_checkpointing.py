@@ -50,10 +50,11 @@ def run(stage: str, variant: str, steps: int, scratch: Path) -> dict:
                             stderr=subprocess.PIPE, text=True)
     monitor = StageMonitor(proc.pid)
     _, err = proc.communicate()
+    stages = monitor.stop()
     if proc.returncode:  # recorded, so one variant the libraries refuse does not lose the others
         print(f"{stage} ({variant}) failed:\n{err[-2000:]}", flush=True)
         return {"error": err.strip().splitlines()[-1]}
-    seen = monitor.stop()[stage if stage == "sft" else "dpo@r1"]
+    (seen,) = stages.values()  # the one stage process
     digest = hashlib.sha256((work / "out" / "adapter_model.safetensors").read_bytes()).hexdigest()
     print(stage, variant, seen, digest[:12], flush=True)
     return {**seen, "adapter_sha256": digest}

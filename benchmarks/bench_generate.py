@@ -113,7 +113,8 @@ def main() -> None:
                   f"{r['wall_s_a_over_this']:.2f}x faster wall) vs a: {result[name]['a_hf_generate_fp32']['tokens_per_s']:.1f} tok/s")
     if greedy:
         print("identical greedy answers:", result["greedy"]["identical_answers"])
-    save("generate", {"base": args.base, "adapter": args.adapter, "batch_size": args.batch_size, "int8_keep_float": list(INT8_KEEP_FLOAT),
+    save("generate", {"base": args.base, "adapter": args.adapter, "batch_size": args.batch_size,
+                      "int8_keep_float": list(INT8_KEEP_FLOAT),
                       "load_avg_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
                       **result})
 
