@@ -19,6 +19,7 @@ from common import save
 
 REPO = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"=+ (.*) in ([\d.]+)s")  # pytest's closing line
+DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown) +(\S+)$")  # a line of --durations (make test asks for 15)
 
 
 def main() -> None:
@@ -40,7 +41,9 @@ def main() -> None:
     counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|errors?|skipped)", match.group(1))}
     result = {"seconds": round(wall, 1), "pytest_seconds": float(match.group(2)), "passed": counts.get("passed", 0),
               "failed": counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0),
-              "exit_code": proc.returncode, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M")}
+              "exit_code": proc.returncode, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M"),
+              "slowest": [{"seconds": float(m.group(1)), "phase": m.group(2), "test": m.group(3)}
+                          for m in map(DURATION.match, log.splitlines()) if m]}
     print(f"make test: {wall:.0f} s wall ({result['pytest_seconds']:.0f} s in pytest), {result['passed']} passed, "
           f"{result['failed']} failed (target: <= 600 s, none failed)")
     save("suite", result)

@@ -153,11 +153,11 @@ def smol(smoke_model_dir):
 def test_smoke_model_greedy_answers_equal_model_generate(smol, penalty):
     model, tok = smol
     prompts = [prompt_text(tok, [{"role": "user", "content": q}]) for q in QUESTIONS]
-    sampling = {"do_sample": False, "max_new_tokens": 24, "repetition_penalty": penalty}
+    sampling = {"do_sample": False, "max_new_tokens": 16, "repetition_penalty": penalty}
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.inference_mode():
         hf = model.generate(**enc, **sampling, pad_token_id=tok.pad_token_id)[:, enc["input_ids"].shape[1]:].tolist()
-    want = [_answer(tok, ids, _stop_ids(model, tok), 24) for ids in hf]
+    want = [_answer(tok, ids, _stop_ids(model, tok), 16) for ids in hf]
     assert [a for (a,) in generate(model, tok, prompts, sampling, batch_size=4)] == want
     assert [generate(model, tok, [p], sampling, batch_size=1)[0][0] for p in prompts] == want  # padding is harmless
     assert generate(model, tok, [], sampling, batch_size=4) == []
@@ -169,7 +169,7 @@ def test_smoke_model_sampling_twice_with_one_seed_is_identical(smol):
 
     model, tok = smol
     prompts = [prompt_text(tok, [{"role": "user", "content": q}]) for q in QUESTIONS]
-    sampling = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 24, "repetition_penalty": 1.1}
+    sampling = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 16, "repetition_penalty": 1.1}
     runs = []
     for _ in range(2):
         set_seed(42)

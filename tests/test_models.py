@@ -88,18 +88,26 @@ JUDGED = [(QUESTION, "Париж."), ([{"role": "user", "content": "Скольк
 
 
 @pytest.fixture(scope="module")
-def full_forward_dists(smol):
-    """Per item and criterion: the score distribution from one plain forward pass over the whole judge prompt."""
+def plain_forward_dists(smol):
+    """Per item and criterion: the score distribution from plain, unbatched forward passes over the whole judge
+    prompt, without any of the judge's code: the item's prompt once, then each criterion's own tokens on a fresh
+    copy of that item's cache (transformers' own incremental forward; 20 full passes cost 40 s on 2 cores)."""
+    import copy
+
     model, tok = smol
     digits = [tok.encode(str(s), add_special_tokens=False)[0] for s in SCALE]
     dists = []
     with torch.inference_mode():
         for messages, answer in JUDGED:
             text = prompt_text(tok, [{"role": "user", "content": verdict_prompt(messages, answer)}], JUDGE_SYSTEM)
+            prefix = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            cache = model(input_ids=prefix, use_cache=True).past_key_values
             per_criterion = {}
             for c in CRITERIA:
                 ids = tok(text + verdict_line_start(c), add_special_tokens=False, return_tensors="pt")["input_ids"]
-                probs = torch.softmax(model(input_ids=ids).logits[0, -1].float(), -1)[digits]
+                assert torch.equal(ids[:, :prefix.shape[1]], prefix)  # the criterion only appends tokens
+                logits = model(input_ids=ids[:, prefix.shape[1]:], past_key_values=copy.deepcopy(cache)).logits
+                probs = torch.softmax(logits[0, -1].float(), -1)[digits]
                 per_criterion[c.key] = (probs / probs.sum()).tolist()
             dists.append(per_criterion)
     return dists
@@ -107,10 +115,10 @@ def full_forward_dists(smol):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [1, 2, 8])
-def test_batched_shared_prefix_scores_match_one_full_forward_per_criterion(smol, full_forward_dists, batch_size):
+def test_batched_shared_prefix_scores_match_plain_unbatched_forwards(smol, plain_forward_dists, batch_size):
     model, tok = smol
     got = score_expected(model, tok, JUDGED, batch_size=batch_size)
-    for verdict, want in zip(got, full_forward_dists):
+    for verdict, want in zip(got, plain_forward_dists):
         for c in CRITERIA:
             assert verdict["dist"][c.key] == pytest.approx(want[c.key], abs=2e-4)
             assert verdict["scores"][c.key] == pytest.approx(expected_score(want[c.key]), abs=2e-4)
@@ -160,11 +168,11 @@ def smol_int8(smoke_model_dir):
 
 
 @pytest.mark.slow
-def test_int8_model_works_with_the_judge_and_repeats_itself(smol_int8, full_forward_dists):
+def test_int8_model_works_with_the_judge_and_repeats_itself(smol_int8, plain_forward_dists):
     model, tok = smol_int8
     first = score_expected(model, tok, JUDGED[:2], batch_size=2)  # cached shared prefix, logits_to_keep, position_ids
     assert first == score_expected(model, tok, JUDGED[:2], batch_size=2)
-    for verdict, fp32 in zip(first, full_forward_dists):
+    for verdict, fp32 in zip(first, plain_forward_dists):
         for c in CRITERIA:
             assert sum(verdict["dist"][c.key]) == pytest.approx(1, abs=5e-4)
             # int8 moves the 135M judge's expected scores (measured: mean 0.27, max 0.49), not to another end of the scale
