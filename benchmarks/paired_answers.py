@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from ru_selfalign.criteria import CRITERION_KEYS
+from ru_selfalign.evaluation import word_count
 from ru_selfalign.io import read_jsonl
 from ru_selfalign.paired import paired_delta, paired_ratio, reference_scores
 
@@ -37,7 +38,7 @@ def compare(x: list[dict], y: list[dict]) -> dict:
 def prefix_baseline(x: list[dict], y: list[dict]) -> dict:
     """Y cut to X's word count per prompt (never lengthened), against Y and against X, on prompts with a reference."""
     keep = [i for i, r in enumerate(x) if r.get("reference")]
-    cut = [" ".join(y[i]["answer"]["text"].split()[:max(1, len(x[i]["answer"]["text"].split()))]) for i in keep]
+    cut = [" ".join(y[i]["answer"]["text"].split()[:max(1, word_count(x[i]["answer"]["text"]))]) for i in keep]
     scores = reference_scores(cut, [y[i]["reference"] for i in keep])
     out = {"with_reference": len(keep)}
     for key in ("chrf", "token_f1"):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from test_pipeline import ROUND2, dvc
+from test_pipeline import ROUND2, dvc, ran_stages
 
 pytestmark = pytest.mark.slow
 
@@ -14,7 +14,7 @@ def test_exp_run_switches_the_objective_and_reuses_what_it_does_not_touch(own_re
     repo = own_repo
     # round 2 only (the cheaper switch; a top-level dpo.objective reaches both rounds through the same merge)
     out = dvc("exp", "run", "-S", "+iterations.r2.dpo.objective=simpo", cwd=repo).stdout
-    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    ran = set(ran_stages(out))
     # everything before round 2's DPO comes from DVC's cache; downstream stages whose inputs came out
     # byte-identical are skipped, hence a range
     assert {"dpo@r2", "answer_round@r2"} <= ran <= ROUND2 - {"generate@r2", "judge@r2", "pairs@r2"}, out

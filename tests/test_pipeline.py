@@ -33,6 +33,11 @@ def dvc(*args, cwd, check=True):
     return run([str(BIN / "dvc"), *args], cwd, check)
 
 
+def ran_stages(out: str) -> list[str]:
+    """The stages ``dvc repro`` / ``dvc exp run`` ran, in order, from their output."""
+    return [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")]
+
+
 @pytest.fixture
 def repo(smoke_run):
     """The shared finished smoke run: for tests that only read it or only ask DVC about it."""
@@ -203,6 +208,6 @@ def test_forced_rerun_gives_byte_identical_metrics(own_repo):
     repo = own_repo
     before = _snapshot(repo)
     out = dvc("repro", "--force", "--single-item", *FORCED, cwd=repo).stdout
-    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == list(FORCED)
+    assert ran_stages(out) == list(FORCED)
     _assert_same(_snapshot(repo), before)
     assert "Data and pipelines are up to date" in dvc("status", cwd=repo).stdout
